@@ -82,8 +82,8 @@ void check_error(F&& f, const std::string& id, const std::string& part = {}) {
     f();
     FAIL("expected error " << id);
   } catch (const Exception& e) {
-    CHECK_MESSAGE(e.error().id == id, "got " << e.what());
-    if (!part.empty()) CHECK_MESSAGE(e.error().message.find(part) != std::string::npos, "got " << e.what());
+    CHECK_MESSAGE(e.error().id == id, "got " << std::string(e.what()));
+    if (!part.empty()) CHECK_MESSAGE(e.error().message.find(part) != std::string::npos, "got " << std::string(e.what()));
   }
 }
 
