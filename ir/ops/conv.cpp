@@ -752,6 +752,7 @@ struct ResizeAttrs {
   AspectPolicy policy = AspectPolicy::kStretch;
   std::vector<int64_t> axes;  ///< normalized, in attribute order; all dims when absent
   bool exclude_outside = false;
+  bool antialias = false;
   double extrapolation = 0.0;
   double cubic_a = -0.75;
 };
@@ -816,8 +817,12 @@ ResizeAttrs read_resize_attrs(const Node& node, int64_t rank) {
              "'; expected stretch, not_larger or not_smaller");
 
   const int64_t antialias = node.attr_int("antialias", 0);
-  require(antialias == 0, node, "rtx.ir.521",
-          "antialias=" + std::to_string(antialias) + " is not supported (only 0)");
+  require(antialias == 0 || antialias == 1, node, "rtx.ir.521",
+          "antialias=" + std::to_string(antialias) + " must be 0 or 1");
+  // ONNX's reference refuses an antialiased nearest resize: the filter needs weights.
+  require(antialias == 0 || a.mode != ResizeMode::kNearest, node, "rtx.ir.521",
+          "antialias=1 applies to the linear and cubic modes, not nearest");
+  a.antialias = antialias == 1;
   a.exclude_outside = node.attr_int("exclude_outside", 0) != 0;
   a.extrapolation = node.attr_float("extrapolation_value", 0.0);
   a.cubic_a = node.attr_float("cubic_coeff_a", -0.75);
@@ -1094,7 +1099,30 @@ AxisMap map_axis(const ResizeAttrs& a, const ResizePlan& plan, size_t d, int64_t
       taps.push_back(Tap{clamp(right ? base + 1 : base), 1.0});
     } else {
       std::vector<Tap> raw;
-      if (a.mode == ResizeMode::kLinear) {
+      const double scale = plan.scale[d];
+      if (a.antialias && scale < 1) {
+        // Downsampling with antialias stretches the filter by 1 / scale (ONNX's reference,
+        // _linear_coeffs_antialias / _cubic_coeffs_antialias): taps base + i for i in
+        // [start, 2 - start), weight = kernel((i - r) * scale), normalised to sum 1.
+        const double reach = a.mode == ResizeMode::kLinear ? 1.0 : 2.0;
+        const auto start = static_cast<int64_t>(std::floor(-reach / scale)) + 1;
+        double sum = 0;
+        for (int64_t i = start; i < 2 - start; ++i) {
+          const double t = std::fabs((static_cast<double>(i) - r) * scale);
+          double w;
+          if (a.mode == ResizeMode::kLinear) {
+            w = std::clamp(1 - t, 0.0, 1.0);
+          } else {
+            const double A = a.cubic_a;
+            w = t <= 1  ? ((A + 2) * t - (A + 3)) * t * t + 1
+                : t < 2 ? ((A * t - 5 * A) * t + 8 * A) * t - 4 * A
+                        : 0.0;
+          }
+          raw.push_back(Tap{base + i, w});
+          sum += w;
+        }
+        for (Tap& t : raw) t.weight /= sum;
+      } else if (a.mode == ResizeMode::kLinear) {
         raw = {Tap{base, 1 - r}, Tap{base + 1, r}};
       } else {
         const auto w = cubic_weights(r, a.cubic_a);

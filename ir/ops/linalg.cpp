@@ -422,16 +422,14 @@ AttentionAttrs attention_attrs(const Node& node, bool want_qk) {
   require(a.qk_mode >= 0 && a.qk_mode <= 3, node, "rtx.ir.418",
           "attribute 'qk_matmul_output_mode' must be 0..3, got " + std::to_string(a.qk_mode));
   if (want_qk) {
-    // Mode 1 means "QK^T + mask" in the opset-23 text but the raw (softcapped) QK^T in ONNX's
-    // reference, and with softcap the two also disagree on modes 0 and 2: only unambiguous
-    // combinations are supported.
-    require(a.qk_mode != 1, node, "rtx.ir.418",
-            "qk_matmul_output_mode=1 is not supported (the ONNX spec and reference disagree on "
-            "it); use 0, 2 or 3");
-    require(a.qk_mode == 3 || a.softcap == 0.0, node, "rtx.ir.418",
+    // Mode 1 is "the output after the softcap operation (before mask addition)" in the current
+    // spec text (ONNX 1.22) and reference. With softcap, the text and the reference disagree on
+    // modes 0 and 2 (the reference softcaps those too): only unambiguous combinations are
+    // supported.
+    require(a.qk_mode == 1 || a.qk_mode == 3 || a.softcap == 0.0, node, "rtx.ir.418",
             "qk_matmul_output_mode=" + std::to_string(a.qk_mode) +
                 " with softcap > 0 is not supported (the ONNX spec and reference disagree on it); "
-                "use mode 3");
+                "use mode 1 or 3");
   }
   return a;
 }
@@ -568,7 +566,7 @@ std::vector<HostTensor> eval_attention(const EvalContext& ctx) {
           // With D == 0 the product is an empty sum: keep it 0 even if the default scale is inf.
           double x = D == 0 ? 0.0 : s(i, j) * scale;
           if (attrs.softcap > 0.0) x = attrs.softcap * std::tanh(x / attrs.softcap);
-          if (qk && attrs.qk_mode == 0) qk[i * T + j] = x;
+          if (qk && (attrs.qk_mode == 0 || attrs.qk_mode == 1)) qk[i * T + j] = x;
           x += bias(b, h, i, j);
           if (qk && attrs.qk_mode == 2) qk[i * T + j] = x;
           s(i, j) = x;

@@ -927,6 +927,22 @@ TEST_CASE("Resize cubic") {
   CHECK(resize(x, scales_of({2}), kNone, a5).get_double(1) == doctest::Approx(14.375));
 }
 
+TEST_CASE("Resize antialias (linear, downsampling)") {
+  // [1, 2, 3, 4] scaled by 0.5, half_pixel: x_in = 2 o + 0.5, so base 0 / 2 and r = 0.5. The
+  // filter stretches to taps base-1 .. base+2 with weights 1 - |(i - 0.5) * 0.5| = .25 .75 .75
+  // .25, normalised to .125 .375 .375 .125, edges clamped: o=0 reads 1 1 2 3 -> 1.625, o=1 reads
+  // 2 3 4 4 -> 3.375 (ONNX's reference gives the same).
+  const auto x = f32({1, 4}, {1, 2, 3, 4});
+  Attrs a = mode("linear");
+  a["antialias"] = int64_t{1};
+  check_tensor(resize(x, scales_of({1, 0.5}), kNone, a), DataType::kF32, {1, 2}, {1.625, 3.375},
+               1e-6);
+  // Upsampling is unaffected: antialias only widens the filter when scale < 1.
+  check_tensor(resize(x, scales_of({1, 2}), kNone, a),
+               resize(x, scales_of({1, 2}), kNone, mode("linear")).dtype(), {1, 8},
+               resize(x, scales_of({1, 2}), kNone, mode("linear")).to_doubles(), 0);
+}
+
 TEST_CASE("Resize axes, scales vs sizes, keep_aspect_ratio_policy") {
   const auto x = f32({1, 1, 2, 2}, {1, 2, 3, 4});
   // only the last axis, to 4: cols -0.25, 0.25, 0.75, 1.25 -> 0, 0, 1, 1.
@@ -1021,7 +1037,12 @@ TEST_CASE("Resize errors") {
       "rtx.ir.520", "bicubic");
   check_error(
       [&] {
-        resize(x, sc, kNone, {{"antialias", int64_t{1}}});
+        resize(x, sc, kNone, {{"antialias", int64_t{1}}});  // nearest: the filter needs weights
+      },
+      "rtx.ir.521", "antialias");
+  check_error(
+      [&] {
+        resize(x, sc, kNone, {{"antialias", int64_t{2}}, {"mode", std::string("linear")}});
       },
       "rtx.ir.521", "antialias");
   check_error(

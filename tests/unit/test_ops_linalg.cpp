@@ -360,6 +360,10 @@ TEST_CASE("Attention: softcap and qk_matmul_output") {
   outs = run_op(OpKind::kAttention, {q, kK, kV},
                 {{"scale", 1.0}, {"qk_matmul_output_mode", int64_t{3}}}, 4);
   check_tensor(outs[3], DataType::kF32, {1, 1, 1, 2}, {1 - kP1, kP1}, 1e-6);
+  // Mode 1: after the softcap, before the mask: [2 tanh(1 / 2), 0] whatever the mask adds.
+  outs = run_op(OpKind::kAttention, {q, kK, kV, f32({2}, {0, 5})},
+                {{"scale", 1.0}, {"softcap", 2.0}, {"qk_matmul_output_mode", int64_t{1}}}, 4);
+  check_tensor(outs[3], DataType::kF32, {1, 1, 1, 2}, {0.9242343145200195, 0}, 1e-6);
   // softmax_precision is accepted (double is at least that precise).
   check_tensor(
       run1(OpKind::kAttention, {q, kK, kV}, {{"scale", 1.0}, {"softmax_precision", int64_t{1}}}),
@@ -464,11 +468,6 @@ TEST_CASE("Attention errors") {
              {q, kK, kV, HostTensor{}, f32({1, 1, 1, 3}, {0, 0, 0}), f32({1, 1, 1, 2}, {0, 0})});
       },
       "rtx.ir.417", "past_key");
-  check_error(
-      [&] {
-        run_op(OpKind::kAttention, {q, kK, kV}, {{"qk_matmul_output_mode", int64_t{1}}}, 4);
-      },
-      "rtx.ir.418", "mode=1");
   check_error(
       [&] {
         run_op(OpKind::kAttention, {q, kK, kV}, {{"softcap", 1.0}}, 4);

@@ -1,0 +1,307 @@
+// SPDX-License-Identifier: Apache-2.0
+// The `rtx` program end to end, in-process (run_cli with string streams): help and usage errors,
+// reference runs of an ONNX model with hand-computed outputs (.npy in, .npy and trtexec JSON
+// out), random inputs, a bundled BERT model against onnxruntime's outputs, build-only runs with
+// the progress display, running an engine's stored network on the reference evaluator, the
+// stripped-engine refit round trip (byte-identical to the engine built with weights), and the
+// clear refusal to run on a GPU this machine does not have.
+#include <doctest/doctest.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "ir/onnx/tensor_proto.hpp"
+#include "tests/unit/test_onnx_util.hpp"
+#include "tools/rtx/cli.hpp"
+#include "tools/rtx/gpu_run.hpp"
+#include "tools/rtx/npy.hpp"
+
+using namespace rtx;
+using namespace rtx::cli;
+
+namespace {
+
+struct TempDir {
+  std::filesystem::path path;
+  TempDir() {
+    path = std::filesystem::temp_directory_path() / ("rtx_cli_run_" + std::to_string(::getpid()));
+    std::filesystem::create_directories(path);
+  }
+  ~TempDir() { std::filesystem::remove_all(path); }
+  std::string file(const std::string& name) const { return (path / name).string(); }
+};
+
+struct Result {
+  int code = 0;
+  std::string out, err;
+};
+
+Result rtx_cli(std::vector<std::string> args) {
+  std::ostringstream out, err;
+  Result r;
+  r.code = run_cli(args, out, err);
+  r.out = out.str();
+  r.err = err.str();
+  return r;
+}
+
+// y = Relu(x @ W + b) with x f32 [batch, 3], W = [[1, -1], [2, 0], [0, 1]], b = [0.5, -0.5].
+std::string write_mlp(const TempDir& dir, const std::string& name = "mlp.onnx",
+                      std::vector<float> w = {1, -1, 2, 0, 0, 1}) {
+  test::ModelBuilder m(17);
+  m.input("x", 1, {"batch", 3});
+  m.init_f32("W", {3, 2}, w);
+  m.init_f32("b", {2}, {0.5f, -0.5f});
+  m.node("MatMul", {"x", "W"}, {"xw"});
+  m.node("Add", {"xw", "b"}, {"z"});
+  m.node("Relu", {"z"}, {"y"});
+  m.output("y", 1);
+  const auto path = dir.file(name);
+  std::ofstream(path, std::ios::binary) << m.bytes();
+  return path;
+}
+
+std::string write_x(const TempDir& dir) {
+  const auto path = dir.file("x.npy");
+  REQUIRE(write_npy(path, HostTensor::from_doubles(DataType::kF32, {2, 3},
+                                                   std::vector<double>{1, 2, 3, -1, 0, 1}))
+              .has_value());
+  return path;
+}
+
+const std::vector<double> kExpected = {5.5, 1.5, 0, 1.5};
+
+bool has(const std::string& text, const std::string& needle) {
+  return text.find(needle) != std::string::npos;
+}
+
+std::vector<uint8_t> read_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+}  // namespace
+
+TEST_CASE("help, version and usage errors") {
+  auto r = rtx_cli({"--help"});
+  CHECK(r.code == 0);
+  CHECK(has(r.out, "--weightStreamingBudget"));
+  CHECK(has(r.out, "rtx inspect FILE [--json]"));
+  r = rtx_cli({"--version"});
+  CHECK(r.code == 0);
+  CHECK(has(r.out, "rtx 0.1.0 (engine format 1)"));
+  r = rtx_cli({"--onnx=m.onnx", "--bogus"});
+  CHECK(r.code == 2);
+  CHECK(has(r.err, "[E] rtx.cli.001: unknown flag '--bogus'"));
+  CHECK(r.out.empty());
+  r = rtx_cli({});
+  CHECK(r.code == 2);
+  CHECK(has(r.err, "rtx.cli.006"));
+}
+
+TEST_CASE("reference run: .npy in, .npy and trtexec JSON out, hand-computed values") {
+  TempDir dir;
+  const auto model = write_mlp(dir);
+  const auto x = write_x(dir);
+  auto r = rtx_cli({"--onnx=" + model, "--backend=reference", "--loadInputs=x:" + x,
+                    "--saveOutputs=" + dir.file("out"), "--exportOutput=" + dir.file("out.json"),
+                    "--dumpOutput"});
+  INFO(r.out << r.err);
+  REQUIRE(r.code == 0);
+  CHECK(has(r.out, "&&&& RUNNING rtx # rtx --onnx="));
+  CHECK(has(r.out, "[I]   input  x f32 ?x3"));
+  CHECK(has(r.out, "[I] Input 'x': f32 2x3 from " + x));
+  CHECK(has(r.out, "[I] Output 'y': f32 2x2: min 0, max 5.5"));
+  CHECK(has(r.out, "5.5 1.5\n0 1.5\n"));  // --dumpOutput
+  CHECK(has(r.out, "&&&& PASSED rtx #"));
+  auto y = read_npy(dir.file("out/y.npy"));
+  REQUIRE(y.has_value());
+  CHECK(y->shape() == std::vector<int64_t>{2, 2});
+  CHECK(y->to_doubles() == kExpected);
+  std::ifstream jf(dir.file("out.json"));
+  const auto j = nlohmann::json::parse(jf);
+  REQUIRE(j.size() == 1);
+  CHECK(j[0]["name"] == "y");
+  CHECK(j[0]["dimensions"] == "2x2");
+  CHECK(j[0]["values"] == nlohmann::json({5.5, 1.5, 0, 1.5}));
+}
+
+TEST_CASE("reference run: random inputs from a printed seed; shape errors") {
+  TempDir dir;
+  const auto model = write_mlp(dir);
+  auto a = rtx_cli({"--onnx=" + model, "--backend=reference", "--shapes=x:4x3", "--seed=7"});
+  auto b = rtx_cli({"--onnx=" + model, "--backend=reference", "--shapes=x:4x3", "--seed=7"});
+  REQUIRE(a.code == 0);
+  CHECK(has(a.out, "[I] Input 'x': f32 4x3 from random (seed 7)"));
+  CHECK(has(a.out, "[I] Output 'y': f32 4x2"));
+  const auto line = [](const std::string& s) { return s.substr(s.find("[I] Output 'y'")); };
+  CHECK(line(a.out).substr(0, 120) == line(b.out).substr(0, 120));
+  auto r = rtx_cli({"--onnx=" + model, "--backend=reference"});
+  CHECK(r.code == 1);
+  CHECK(
+      has(r.err,
+          "[E] rtx.cli.203: input 'x' has dynamic dims ?x3: give its shape, e.g. --shapes=x:1x3"));
+  CHECK(has(r.out, "&&&& FAILED rtx #"));
+  r = rtx_cli({"--onnx=" + model, "--backend=reference", "--shapes=x:2x4"});
+  CHECK(r.code == 1);
+  CHECK(has(r.err, "rtx.cli.204"));
+  r = rtx_cli({"--onnx=" + dir.file("missing.onnx"), "--backend=reference"});
+  CHECK(r.code == 1);
+  CHECK(has(r.err, "[E] rtx.onnx."));
+}
+
+TEST_CASE("reference run of the bundled BERT model matches onnxruntime") {
+  const std::string root = std::string(RTX_SOURCE_DIR) + "/tests/models/bert_tiny/";
+  rtx::onnx::Parser parser;
+  auto net = parser.parse_from_file(root + "model.onnx");
+  REQUIRE(net.has_value());
+  const auto inputs = net->input_names();
+  const auto outputs = net->output_names();
+  for (int set = 0; set < 2; ++set) {
+    const std::string data = root + "test_data_set_" + std::to_string(set) + "/";
+    std::string load;
+    for (size_t k = 0; k < inputs.size(); ++k)
+      load += (k ? "," : "") + inputs[k] + ":" + data + "input_" + std::to_string(k) + ".pb";
+    TempDir dir;
+    auto r = rtx_cli({"--onnx=" + root + "model.onnx", "--backend=reference",
+                      "--loadInputs=" + load, "--saveOutputs=" + dir.file("out")});
+    INFO(r.out << r.err);
+    REQUIRE(r.code == 0);
+    CHECK(has(r.out, "(ONNX TensorProto)"));
+    for (size_t k = 0; k < outputs.size(); ++k) {
+      const auto want_bytes = read_bytes(data + "output_" + std::to_string(k) + ".pb");
+      const HostTensor want =
+          rtx::onnx::tensor_from_bytes(want_bytes.data(), want_bytes.size(), "expected");
+      auto got = read_npy(dir.file("out/" + safe_file_name(outputs[k]) + ".npy"));
+      REQUIRE(got.has_value());
+      REQUIRE(got->shape() == want.shape());
+      const auto g = got->to_doubles();
+      const auto w = want.to_doubles();
+      double num = 0, den = 0;
+      for (size_t i = 0; i < g.size(); ++i) {
+        num += (g[i] - w[i]) * (g[i] - w[i]);
+        den += w[i] * w[i];
+      }
+      INFO("output " << outputs[k] << " set " << set);
+      CHECK(std::sqrt(num / std::max(den, 1e-30)) <
+            1e-5);  // onnxruntime computes in f32, rtx exactly
+    }
+  }
+}
+
+TEST_CASE("no GPU: run modes say so and fail; --backend=reference and --skipInference work") {
+  if (gpu_description(0).has_value()) {
+    MESSAGE("this machine has a GPU: the no-GPU message is tested where there is none");
+    return;
+  }
+  TempDir dir;
+  const auto model = write_mlp(dir);
+  auto r = rtx_cli({"--onnx=" + model, "--shapes=x:2x3", "--computeCapabilities=80"});
+  INFO(r.out << r.err);
+  CHECK(r.code == 1);
+  CHECK(has(r.err, "[E] rtx.cli.301: no usable GPU"));
+  CHECK(has(r.err, "Use --backend=reference"));
+  CHECK(has(r.err, "--skipInference"));
+  r = rtx_cli({"--loadEngine=" + dir.file("whatever.rtxe")});
+  CHECK(r.code == 1);
+  CHECK(has(r.err, "rtx.cli.301"));
+  // --backend=auto: builds, says there is no GPU, runs on the reference evaluator.
+  const auto x = write_x(dir);
+  r = rtx_cli({"--onnx=" + model, "--shapes=x:2x3", "--computeCapabilities=80", "--backend=auto",
+               "--check", "--loadInputs=x:" + x, "--saveOutputs=" + dir.file("auto")});
+  INFO(r.out << r.err);
+  REQUIRE(r.code == 0);
+  CHECK(has(r.out, "[I] --backend=auto: no usable GPU"));
+  CHECK(has(r.out, "the network runs on the CPU reference evaluator instead"));
+  CHECK(has(r.out, "[I] --check: nothing to compare without a GPU"));
+  CHECK(has(r.out, "[I] Engine built in "));
+  auto y = read_npy(dir.file("auto/y.npy"));
+  REQUIRE(y.has_value());
+  CHECK(y->to_doubles() == kExpected);
+}
+
+TEST_CASE(
+    "build only: progress, targets, the saved engine, its network on the reference evaluator") {
+  TempDir dir;
+  const auto model = write_mlp(dir);
+  const auto x = write_x(dir);
+  const auto engine = dir.file("mlp.rtxe");
+  auto r =
+      rtx_cli({"--onnx=" + model, "--minShapes=x:1x3", "--optShapes=x:2x3", "--maxShapes=x:8x3",
+               "--computeCapabilities=80,90", "--saveEngine=" + engine, "--skipInference"});
+  INFO(r.out << r.err);
+  REQUIRE(r.code == 0);
+  CHECK(has(r.out, "[I] Building for sm_80, sm_90"));
+  CHECK(has(r.out, "[I] Building: compiling"));  // plain progress lines (not a terminal)
+  CHECK(has(r.out, "[I] Engine built in "));
+  CHECK(has(r.out, "[I] Engine saved to " + engine));
+  CHECK(has(r.out, "[I] --skipInference: nothing is run"));
+  CHECK(r.out.find('\r') == std::string::npos);
+  // inspect shows what was asked for.
+  auto i = rtx_cli({"inspect", engine, "--json"});
+  REQUIRE(i.code == 0);
+  const auto d = nlohmann::json::parse(i.out);
+  CHECK(d["header"]["cubin_compute_capabilities"] == nlohmann::json({80, 90}));
+  CHECK(d["network"]["inputs"][0]["name"] == "x");
+  CHECK(d["network"]["profiles"][0]["x"]["max"] == nlohmann::json({8, 3}));
+  // The engine's stored network runs on the reference evaluator and gives the model's outputs.
+  r = rtx_cli({"--loadEngine=" + engine, "--backend=reference", "--loadInputs=x:" + x,
+               "--saveOutputs=" + dir.file("out")});
+  INFO(r.out << r.err);
+  REQUIRE(r.code == 0);
+  CHECK(has(r.out, "[I] Using the network stored in the engine"));
+  auto y = read_npy(dir.file("out/y.npy"));
+  REQUIRE(y.has_value());
+  CHECK(y->to_doubles() == kExpected);
+  // Outside the engine's profile.
+  r = rtx_cli({"--loadEngine=" + engine, "--backend=reference", "--shapes=x:9x3"});
+  CHECK(r.code == 1);
+  CHECK(has(r.err, "outside the profile"));
+  // A dynamic model needs its shape range to build.
+  r = rtx_cli({"--onnx=" + model, "--skipInference"});
+  CHECK(r.code == 1);
+  CHECK(has(r.err, "rtx.cli.203: input 'x' has dynamic dims ?x3: building needs its range"));
+}
+
+TEST_CASE("stripped engine + --refitFromOnnx gives the engine built with weights, byte for byte") {
+  TempDir dir;
+  const auto model = write_mlp(dir);
+  const auto common = std::vector<std::string>{"--onnx=" + model, "--shapes=x:2x3",
+                                               "--computeCapabilities=80", "--skipInference"};
+  auto with = common;
+  with.push_back("--saveEngine=" + dir.file("full.rtxe"));
+  auto without = common;
+  without.push_back("--saveEngine=" + dir.file("stripped.rtxe"));
+  without.push_back("--stripWeights");
+  REQUIRE(rtx_cli(with).code == 0);
+  REQUIRE(rtx_cli(without).code == 0);
+  auto i = rtx_cli({"inspect", dir.file("stripped.rtxe")});
+  CHECK(has(i.out, "stripped: refit before running"));
+  // The stripped engine cannot run on the reference evaluator: its weights are missing.
+  auto r = rtx_cli({"--loadEngine=" + dir.file("stripped.rtxe"), "--backend=reference"});
+  CHECK(r.code == 1);
+  CHECK(has(r.err, "rtx.cli.303"));
+  r = rtx_cli({"--loadEngine=" + dir.file("stripped.rtxe"), "--refitFromOnnx=" + model,
+               "--saveEngine=" + dir.file("refit.rtxe"), "--skipInference"});
+  INFO(r.out << r.err);
+  REQUIRE(r.code == 0);
+  CHECK(has(r.out, "[I] Refit 2 weight(s) of "));
+  CHECK(read_bytes(dir.file("refit.rtxe")) == read_bytes(dir.file("full.rtxe")));
+  // Refit with a model whose weights have another shape is refused with the refitter's id.
+  TempDir other;
+  test::ModelBuilder m(17);
+  m.input("x", 1, {"batch", 3});
+  m.init_f32("W", {3, 1}, {1, 2, 3});
+  m.init_f32("b", {2}, {0.5f, -0.5f});
+  m.node("MatMul", {"x", "W"}, {"y"});
+  m.output("y", 1);
+  std::ofstream(other.file("w31.onnx"), std::ios::binary) << m.bytes();
+  r = rtx_cli({"--loadEngine=" + dir.file("stripped.rtxe"),
+               "--refitFromOnnx=" + other.file("w31.onnx"), "--skipInference"});
+  CHECK(r.code == 1);
+  CHECK(has(r.err, "rtx.serialization.70"));
+}
