@@ -1,0 +1,353 @@
+// SPDX-License-Identifier: Apache-2.0
+// Launch preparation of kernel steps per family; see kernel_steps.hpp. Each family turns the
+// concrete shapes and addresses into its run-time arguments, asks the family whether it can run
+// them (can_implement) and takes the launches the family computes (grid, block, shared memory,
+// parameter bytes). Nothing here launches or allocates.
+#include "jit/runtime/kernel_steps.hpp"
+
+#include <cstring>
+
+#include "jit/kernels/attention.hpp"
+#include "jit/kernels/conv.hpp"
+#include "jit/kernels/gemm.hpp"
+#include "jit/kernels/movement.hpp"
+#include "jit/kernels/norm.hpp"
+#include "jit/kernels/pointwise.hpp"
+#include "jit/kernels/pool.hpp"
+#include "jit/kernels/reduce.hpp"
+#include "jit/runtime/errors.hpp"
+
+namespace rtx::runtime {
+namespace {
+
+namespace k = jit::kernels;
+using Launches = std::vector<PreparedLaunch>;
+
+template <class Params>
+std::vector<std::byte> bytes_of(const Params& p) {
+  static_assert(std::is_trivially_copyable_v<Params>);
+  std::vector<std::byte> b(sizeof(Params));
+  std::memcpy(b.data(), &p, sizeof(Params));
+  return b;
+}
+
+std::vector<std::byte> bytes_of(const std::vector<uint8_t>& p) {
+  std::vector<std::byte> b(p.size());
+  if (!p.empty()) std::memcpy(b.data(), p.data(), p.size());
+  return b;
+}
+
+int32_t operand(const Step& step, const std::string& role) {
+  auto it = step.operands.find(role);
+  return it == step.operands.end() ? -1 : it->second;
+}
+
+Error bad_step(const Step& step, const std::string& what) {
+  return Error{errc::kBadPlan, "engine plan is malformed: " + step.family + " step: " + what};
+}
+
+template <class Spec>
+Expected<Spec> read_spec(const Step& step) {
+  try {
+    Spec spec;
+    k::from_json(step.spec, spec);
+    return spec;
+  } catch (const Exception& e) {
+    return bad_step(step, e.error().message);
+  } catch (const std::exception& e) {
+    return bad_step(step, std::string("spec: ") + e.what());
+  }
+}
+
+/// The step's node of op `op` (the anchor of a fused group), or nullptr.
+const ir::Node* find_node(const ExecutionPlan& plan, const Step& step, std::initializer_list<ir::OpKind> ops) {
+  for (int32_t n : step.nodes) {
+    const ir::Node& node = plan.nodes[static_cast<size_t>(n)];
+    for (ir::OpKind op : ops)
+      if (node.op == op) return &node;
+  }
+  return nullptr;
+}
+
+class Prepare {
+ public:
+  Prepare(const ExecutionPlan& plan, const Step& step, const StepArgs& args) : plan_(plan), step_(step), args_(args) {}
+
+  const std::vector<int64_t>& shape(int32_t v) const { return args_.infos[static_cast<size_t>(v)].shape; }
+  const void* addr(const char* role) const {
+    const int32_t v = operand(step_, role);
+    return v < 0 ? nullptr : args_.address(v);
+  }
+  void* out(const char* role) const { return const_cast<void*>(addr(role)); }
+  bool has(const char* role) const { return operand(step_, role) >= 0; }
+  int32_t value(const std::string& role) const { return operand(step_, role); }
+
+  Expected<Launches> gemm() {
+    auto spec = read_spec<k::GemmSpec>(step_);
+    if (!spec) return spec.error();
+    const ir::Node* anchor = find_node(plan_, step_, {ir::OpKind::kMatMul, ir::OpKind::kGemm});
+    const int32_t a = value("a"), b = value("b"), d = value("d");
+    if (anchor == nullptr || a < 0 || b < 0 || d < 0) return bad_step(step_, "no MatMul/Gemm node or operand");
+    k::GemmProblem p;
+    try {
+      if (anchor->op == ir::OpKind::kMatMul) {
+        if (anchor->inputs.size() > 1 && anchor->inputs[1] != b) {
+          // An absorbed transpose: B is w stored (N, K), the problem is x * w^T read K-major.
+          const auto& w = shape(b);
+          if (w.size() != 2) return bad_step(step_, "an absorbed transpose needs a 2-D weight");
+          const std::vector<int64_t> kn = {w[1], w[0]};
+          p = k::matmul_problem(shape(a), kn);
+          p.b_k_major = true;
+          p.ldb = w[1];
+        } else {
+          p = k::matmul_problem(shape(a), shape(b));
+        }
+      } else {
+        const int32_t c = value("c");
+        const std::vector<int64_t> none;
+        p = k::gemm_problem(shape(a), shape(b), anchor->attr_int("transA", 0) != 0, anchor->attr_int("transB", 0) != 0,
+                            c >= 0, c >= 0 ? shape(c) : none, static_cast<float>(anchor->attr_float("alpha", 1.0)),
+                            static_cast<float>(anchor->attr_float("beta", 1.0)));
+      }
+    } catch (const Exception& e) {
+      return e.error();
+    }
+    // Epilogue operands must match the output exactly as planned (full residual, N-vector bias).
+    const auto& o = shape(d);
+    const int32_t bias = value("bias"), residual = value("residual");
+    if (bias >= 0 && (shape(bias).size() != 1 || o.empty() || shape(bias)[0] != o.back()))
+      return Error{"rtx.jit.402", "GEMM bias " + shape_to_string(shape(bias)) + " does not match the output " + shape_to_string(o)};
+    if (residual >= 0 && shape(residual) != o)
+      return Error{"rtx.jit.402", "GEMM residual " + shape_to_string(shape(residual)) + " is not of the output's shape " +
+                                      shape_to_string(o)};
+    k::GemmBuffers buf;
+    buf.a = addr("a");
+    buf.b = addr("b");
+    buf.d = out("d");
+    buf.bias = addr("bias");
+    buf.c = addr("c");
+    buf.residual = addr("residual");
+    if (spec->algorithm != k::GemmAlgorithm::kMmaSync)
+      return Error{"rtx.jit.401", "the runtime launches mma.sync GEMMs only (spec '" + spec->describe() + "')"};
+    if (auto ok = k::can_implement(*spec, p, buf); !ok) return ok.error();
+    return Launches{{spec->name_expression(), -1, k::launch_config(*spec, p), bytes_of(k::make_params(*spec, p, buf))}};
+  }
+
+  Expected<Launches> attention() {
+    auto spec = read_spec<k::AttentionSpec>(step_);
+    if (!spec) return spec.error();
+    const ir::Node& node = plan_.nodes[static_cast<size_t>(step_.nodes.at(0))];
+    std::vector<ir::TensorInfo> in;
+    for (int32_t v : node.inputs)
+      in.push_back(v == ir::kNoValue ? ir::TensorInfo{DataType::kF32, {}, false} : args_.infos[static_cast<size_t>(v)]);
+    auto problem = k::attention_problem(node, in);
+    if (!problem) return problem.error();
+    k::AttentionBuffers buf;
+    buf.q = addr("q");
+    buf.k = addr("k");
+    buf.v = addr("v");
+    buf.mask = addr("mask");
+    buf.y = out("y");
+    if (auto ok = k::can_implement(*spec, *problem, buf); !ok) return ok.error();
+    return Launches{{spec->name_expression(), -1, k::launch_config(*spec, *problem),
+                     bytes_of(k::make_params(*spec, *problem, buf))}};
+  }
+
+  Expected<Launches> conv() {
+    auto spec = read_spec<k::ConvSpec>(step_);
+    if (!spec) return spec.error();
+    const ir::Node* node = find_node(plan_, step_, {ir::OpKind::kConv});
+    if (node == nullptr || !has("x") || !has("w") || !has("y")) return bad_step(step_, "no Conv node or operand");
+    k::ConvProblem p;
+    try {
+      p = k::conv_problem(*node, shape(value("x")), shape(value("w")));
+    } catch (const Exception& e) {
+      return e.error();
+    }
+    k::ConvBuffers buf;
+    buf.x = addr("x");
+    buf.w = addr("w");
+    buf.y = out("y");
+    buf.bias = addr("bias");
+    buf.residual = addr("residual");
+    if (auto ok = k::can_implement(*spec, p, buf); !ok) return ok.error();
+    if (spec->algorithm == k::ConvAlgorithm::kGemm) {
+      // A 1x1 NCHW convolution is the dense GEMM W (M, C) x X (C, positions) per image.
+      const k::GemmSpec g = spec->gemm_spec();
+      const k::GemmProblem gp = k::conv_gemm_problem(p);
+      k::GemmBuffers gb;
+      gb.a = buf.w;
+      gb.b = buf.x;
+      gb.d = buf.y;
+      gb.bias = buf.bias;
+      gb.residual = buf.residual;
+      if (auto ok = k::can_implement(g, gp, gb); !ok) return ok.error();
+      return Launches{{g.name_expression(), -1, k::launch_config(g, gp), bytes_of(k::make_params(g, gp, gb))}};
+    }
+    return Launches{{spec->name_expression(), -1, k::launch_config(*spec, p), bytes_of(k::make_params(*spec, p, buf))}};
+  }
+
+  Expected<Launches> pointwise() {
+    auto spec = read_spec<k::PointwiseSpec>(step_);
+    if (!spec) return spec.error();
+    k::PointwiseArgs a;
+    if (!has("y")) return bad_step(step_, "no output operand");
+    a.out_shape = shape(value("y"));
+    a.out = out("y");
+    for (size_t i = 0; i < spec->inputs.size(); ++i) {
+      const int32_t v = value("in" + std::to_string(i));
+      if (v < 0) return bad_step(step_, "missing input operand " + std::to_string(i));
+      a.in_shapes.push_back(shape(v));
+      a.in.push_back(args_.address(v));
+    }
+    if (auto ok = k::can_implement(*spec, a); !ok) return ok.error();
+    auto params = k::make_params(*spec, a);
+    if (!params) return params.error();
+    return Launches{{spec->name_expression(), -1, k::launch_config(*spec, *params, args_.multiprocessors), bytes_of(*params)}};
+  }
+
+  Expected<Launches> norm() {
+    auto spec = read_spec<k::NormSpec>(step_);
+    if (!spec) return spec.error();
+    k::NormArgs a;
+    a.in_shape = shape(value("x"));
+    a.in = addr("x");
+    a.out = out("y");
+    if (has("scale")) {
+      a.scale_shape = shape(value("scale"));
+      a.scale = addr("scale");
+    }
+    if (has("bias")) {
+      a.bias_shape = shape(value("bias"));
+      a.bias = addr("bias");
+    }
+    a.mean = out("mean");
+    a.inv_std = out("inv_std");
+    if (auto ok = k::can_implement(*spec, a); !ok) return ok.error();
+    auto l = k::make_launch(*spec, a);
+    if (!l) return l.error();
+    return Launches{{l->kernel, -1, l->config, bytes_of(l->params)}};
+  }
+
+  Expected<Launches> reduce() {
+    auto spec = read_spec<k::ReduceSpec>(step_);
+    if (!spec) return spec.error();
+    k::ReduceArgs a;
+    a.in_shape = shape(value("x"));
+    a.in = addr("x");
+    a.out = out("y");
+    a.workspace = args_.workspace;
+    a.multiprocessors = args_.multiprocessors;
+    if (auto ok = k::can_implement(*spec, a); !ok) return ok.error();
+    auto ls = k::make_launches(*spec, a);
+    if (!ls) return ls.error();
+    Launches out;
+    for (auto& l : *ls) out.push_back({l.kernel, -1, l.config, bytes_of(l.params)});
+    return out;
+  }
+
+  Expected<Launches> movement() {
+    auto spec = read_spec<k::MovementSpec>(step_);
+    if (!spec) return spec.error();
+    k::MovementArgs a;
+    for (size_t i = 0;; ++i) {
+      const int32_t v = value("in" + std::to_string(i));
+      if (v < 0) break;
+      a.in_shapes.push_back(shape(v));
+      a.in.push_back(args_.address(v));
+    }
+    a.out_shape = shape(value("y"));
+    a.out = out("y");
+    if (auto ok = k::can_implement(*spec, a); !ok) return ok.error();
+    auto ls = k::make_launches(*spec, a);
+    if (!ls) return ls.error();
+    Launches out;
+    for (auto& l : *ls) out.push_back({l.kernel, -1, l.config, bytes_of(l.params)});
+    return out;
+  }
+
+  Expected<Launches> pool() {
+    auto spec = read_spec<k::PoolSpec>(step_);
+    if (!spec) return spec.error();
+    k::PoolArgs a;
+    a.in_shape = shape(value("x"));
+    a.in = addr("x");
+    a.out = out("y");
+    a.indices = out("indices");
+    if (auto ok = k::can_implement(*spec, a); !ok) return ok.error();
+    auto l = k::make_launch(*spec, a);
+    if (!l) return l.error();
+    return Launches{{l->kernel, -1, l->config, bytes_of(l->params)}};
+  }
+
+ private:
+  const ExecutionPlan& plan_;
+  const Step& step_;
+  const StepArgs& args_;
+};
+
+template <class Spec>
+Expected<void> check_spec(const Step& step) {
+  auto s = read_spec<Spec>(step);
+  if (!s) return s.error();
+  return {};
+}
+
+}  // namespace
+
+Expected<void> check_kernel_step(const ExecutionPlan&, const Step& step) {
+  if (step.family == "gemm") {
+    auto s = read_spec<k::GemmSpec>(step);
+    if (!s) return s.error();
+    if (auto ok = s->validate(); !ok) return bad_step(step, ok.error().message);
+    return {};
+  }
+  if (step.family == "attention") {
+    auto s = read_spec<k::AttentionSpec>(step);
+    if (!s) return s.error();
+    if (auto ok = s->validate(); !ok) return bad_step(step, ok.error().message);
+    return {};
+  }
+  if (step.family == "conv") {
+    auto s = read_spec<k::ConvSpec>(step);
+    if (!s) return s.error();
+    if (auto ok = s->validate(); !ok) return bad_step(step, ok.error().message);
+    return {};
+  }
+  if (step.family == "pointwise") return check_spec<k::PointwiseSpec>(step);
+  if (step.family == "norm") return check_spec<k::NormSpec>(step);
+  if (step.family == "reduce") return check_spec<k::ReduceSpec>(step);
+  if (step.family == "movement") return check_spec<k::MovementSpec>(step);
+  if (step.family == "pool") return check_spec<k::PoolSpec>(step);
+  return bad_step(step, "unknown kernel family '" + step.family + "' (an engine from a newer rtx?)");
+}
+
+int64_t kernel_step_workspace(const ExecutionPlan&, const Step& step, std::span<const ir::TensorInfo> infos,
+                              int multiprocessors) {
+  if (step.family != "reduce") return 0;
+  auto spec = read_spec<k::ReduceSpec>(step);
+  const int32_t x = operand(step, "x");
+  if (!spec || x < 0) return 0;
+  auto bytes = k::workspace_size(*spec, infos[static_cast<size_t>(x)].shape, multiprocessors);
+  return bytes ? static_cast<int64_t>(*bytes) : 0;
+}
+
+Expected<std::vector<PreparedLaunch>> prepare_kernel_step(const ExecutionPlan& plan, const Step& step,
+                                                          const StepArgs& args) {
+  try {
+    Prepare p(plan, step, args);
+    if (step.family == "gemm") return p.gemm();
+    if (step.family == "attention") return p.attention();
+    if (step.family == "conv") return p.conv();
+    if (step.family == "pointwise") return p.pointwise();
+    if (step.family == "norm") return p.norm();
+    if (step.family == "reduce") return p.reduce();
+    if (step.family == "movement") return p.movement();
+    if (step.family == "pool") return p.pool();
+    return bad_step(step, "unknown kernel family '" + step.family + "'");
+  } catch (const Exception& e) {
+    return e.error();
+  }
+}
+
+}  // namespace rtx::runtime

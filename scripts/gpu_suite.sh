@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# The GPU run in one script, for the lent GPU machine (which has the driver and the CUDA toolkit
+# but not our Debian build dependencies):
+#   scripts/gpu_suite.sh pack   here: build the gpu suite, the CLI and the benchmarks (release),
+#                               strip them and stage them with the shared libraries they need
+#                               into .carry/gpu (git-ignored; carried by the device tool)
+#   scripts/gpu_suite.sh run    there: run every gpu test, then the benchmarks; logs go to
+#                               $OUT (or ./gpu-logs); a short summary is printed last
+# Tests find source-tree data through RTX_SOURCE_ROOT, set here to the repository root.
+set -uo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+stage="$root/.carry/gpu"
+mode=${1:-}
+
+pack() {
+  export CCACHE_NOHASHDIR=true
+  local build="$root/build-gpu"
+  [ -f "$build/build.ninja" ] || meson setup "$build" -Dbuildtype=release -Db_ndebug=if-release >/dev/null
+  local tests
+  tests=$(meson introspect "$build" --tests | python3 -c '
+import json, sys
+for t in json.load(sys.stdin):
+    if "gpu" in t["suite"] or any(s.endswith(":gpu") for s in t["suite"]):
+        print(t["name"], t["cmd"][0])')
+  local benches
+  benches=$(meson introspect "$build" --targets | python3 -c '
+import json, sys
+for t in json.load(sys.stdin):
+    if t["type"] == "executable" and (t["defined_in"].endswith("bench/meson.build") or t["name"] == "rtx"):
+        print(t["name"], t["filename"][0])')
+  local targets
+  targets=$(printf '%s\n%s\n' "$tests" "$benches" | awk 'NF {print $2}' | grep "^$build/" | sed "s|^$build/||")
+  # shellcheck disable=SC2086
+  # Keep going past a target that fails to build: the others still get staged and run.
+  ninja -C "$build" -j2 -k 0 $targets 2>&1 | grep -E '^FAILED|error:' | head -20
+  rm -rf "$stage" && mkdir -p "$stage/bin" "$stage/lib"
+  : > "$stage/tests.txt"
+  while read -r name path; do
+    [ -n "$name" ] || continue
+    case "$path" in
+      *.sh|*.py) cp "$path" "$stage/bin/"; echo "$name $(basename "$path")" >> "$stage/tests.txt";;
+      *) [ -f "$path" ] || { echo "not built: $name"; continue; }
+         cp "$path" "$stage/bin/" && strip "$stage/bin/$(basename "$path")"; echo "$name $(basename "$path")" >> "$stage/tests.txt";;
+    esac
+  done <<< "$tests"
+  : > "$stage/benches.txt"
+  while read -r name path; do
+    [ -n "$name" ] || continue
+    [ -f "$path" ] || { echo "not built: $name"; continue; }
+    cp "$path" "$stage/bin/" && strip "$stage/bin/$(basename "$path")"
+    [ "$name" = rtx ] || echo "$(basename "$path")" >> "$stage/benches.txt"
+  done <<< "$benches"
+  [ -f "$build/librtx.so" ] && cp -L "$build/librtx.so" "$stage/lib/librtx.so" && strip "$stage/lib/librtx.so"
+  for lib in $(ldd "$stage"/bin/* "$stage"/lib/* 2>/dev/null | awk '/=> \// {print $3}' | sort -u); do
+    case "$lib" in
+      */libprotobuf*|*/libonnx*|*/libabsl*) cp -L "$lib" "$stage/lib/";;
+    esac
+  done
+  du -sh "$stage"
+}
+
+run() {
+  local logs=${OUT:-$root/gpu-logs}
+  mkdir -p "$logs"
+  export LD_LIBRARY_PATH="$stage/lib:/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}"
+  export RTX_SOURCE_ROOT="$root" RTX_CACHE_DIR="${RTX_CACHE_DIR:-/tmp/rtx-cache}"
+  nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$logs/gpu.txt"
+  local pass=0 fail=0 skip=0 summary=""
+  while read -r name exe; do
+    [ -n "$name" ] || continue
+    local start rc
+    start=$(date +%s.%N)
+    local args=()
+    case "$exe" in *.sh) args=("$stage/bin/rtx" "$root");; esac  # script tests drive the CLI
+    (cd "$root" && timeout 300 "$stage/bin/$exe" "${args[@]}") > "$logs/test_$name.log" 2>&1
+    rc=$?
+    local secs
+    secs=$(python3 -c "print(f'{$(date +%s.%N) - $start:.1f}')")
+    case $rc in
+      0) pass=$((pass + 1)); summary+="  PASS $name (${secs}s)\n";;
+      77) skip=$((skip + 1)); summary+="  SKIP $name: $(grep -m1 SKIP "$logs/test_$name.log")\n";;
+      *) fail=$((fail + 1)); summary+="  FAIL $name (exit $rc, ${secs}s): $(grep -m3 -E 'ERROR|FAILED|error' "$logs/test_$name.log" | tr '\n' ' ' | cut -c1-300)\n";;
+    esac
+  done < "$stage/tests.txt"
+  if [ "${RTX_GPU_SKIP_BENCH:-0}" != 1 ]; then
+    while read -r bench; do
+      [ -n "$bench" ] || continue
+      (cd "$root" && timeout 240 "$stage/bin/$bench") > "$logs/bench_$bench.log" 2>&1
+      echo "== $bench (exit $?)"; tail -n 25 "$logs/bench_$bench.log"
+    done < "$stage/benches.txt"
+  fi
+  printf "\nGPU suite on %s:\n%b" "$(head -n1 "$logs/gpu.txt")" "$summary"
+  echo "$pass passed, $fail failed, $skip skipped"
+  [ $fail -eq 0 ]
+}
+
+case "$mode" in
+  pack) pack;;
+  run) run;;
+  *) echo "usage: $0 pack|run" >&2; exit 2;;
+esac

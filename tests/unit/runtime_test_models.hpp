@@ -1,0 +1,124 @@
+// SPDX-License-Identifier: Apache-2.0
+// Small networks shared by the builder/runtime unit tests and the GPU suite: an MLP, a CNN and a
+// transformer block, built with the typed front end from deterministic pseudo-random weights (a
+// portable generator, so every machine builds the same engines). Each has a dynamic batch bounded
+// by a profile.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "rtx/rtx.hpp"
+
+namespace rtx::test {
+
+/// SplitMix64 in [-scale, scale): the same numbers on every compiler and library.
+class Pseudo {
+ public:
+  explicit Pseudo(uint64_t seed) : s_(seed) {}
+  double next(double scale = 1.0) {
+    uint64_t z = (s_ += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    z ^= z >> 31;
+    return (static_cast<double>(z >> 11) / 9007199254740992.0 * 2.0 - 1.0) * scale;
+  }
+  /// Values center + [-scale, scale).
+  HostTensor tensor(DataType dtype, std::vector<int64_t> shape, double scale = 1.0, double center = 0.0) {
+    int64_t count = 1;
+    for (int64_t d : shape) count *= d;
+    std::vector<double> v(static_cast<size_t>(count));
+    for (auto& x : v) x = center + next(scale);
+    return HostTensor::from_doubles(dtype, std::move(shape), v);
+  }
+
+ private:
+  uint64_t s_;
+};
+
+/// x (batch, in) -> linear+relu (hidden) -> linear (out): two GEMMs with fused bias and relu.
+/// Batch profile [1, 64], opt 8.
+template <class T>
+Network make_mlp(int64_t in = 64, int64_t hidden = 128, int64_t out = 16, uint64_t seed = 1) {
+  Pseudo rng(seed);
+  const DataType dt = T::value;
+  Network net;
+  auto x = net.input<T>("x", {dynamic, in});
+  net.set_profile("x", {1, in}, {8, in}, {64, in});
+  auto w1 = net.weight<T, 2>("fc1.weight", rng.tensor(dt, {hidden, in}, 1.0 / std::sqrt(double(in))));
+  auto b1 = net.weight<T, 1>("fc1.bias", rng.tensor(dt, {hidden}, 0.1));
+  auto w2 = net.weight<T, 2>("fc2.weight", rng.tensor(dt, {out, hidden}, 1.0 / std::sqrt(double(hidden))));
+  auto b2 = net.weight<T, 1>("fc2.bias", rng.tensor(dt, {out}, 0.1));
+  auto h = relu(linear(x, w1, b1));
+  net.output(linear(h, w2, b2), "y");
+  return net;
+}
+
+/// x (batch, 3, 16, 16) -> conv 3x3 (8) + relu -> maxpool 2 -> conv 3x3 (16) + relu ->
+/// global average pool -> flatten -> linear (10). Batch profile [1, 8], opt 2.
+template <class T>
+Network make_cnn(uint64_t seed = 2) {
+  Pseudo rng(seed);
+  const DataType dt = T::value;
+  Network net;
+  auto x = net.input<T>("x", {dynamic, 3, 16, 16});
+  net.set_profile("x", {1, 3, 16, 16}, {2, 3, 16, 16}, {8, 3, 16, 16});
+  auto c1w = net.weight<T, 4>("conv1.weight", rng.tensor(dt, {8, 3, 3, 3}, 0.3));
+  auto c1b = net.weight<T, 1>("conv1.bias", rng.tensor(dt, {8}, 0.1));
+  auto c2w = net.weight<T, 4>("conv2.weight", rng.tensor(dt, {16, 8, 3, 3}, 0.15));
+  auto c2b = net.weight<T, 1>("conv2.bias", rng.tensor(dt, {16}, 0.1));
+  auto fw = net.weight<T, 2>("fc.weight", rng.tensor(dt, {10, 16}, 0.25));
+  auto fb = net.weight<T, 1>("fc.bias", rng.tensor(dt, {10}, 0.1));
+  ConvOptions same;
+  same.pads = {1, 1, 1, 1};
+  auto h = relu(conv2d(x, c1w, c1b, same));
+  PoolOptions pool;
+  pool.kernel = {2, 2};
+  pool.strides = {2, 2};
+  h = max_pool(h, pool);
+  h = relu(conv2d(h, c2w, c2b, same));
+  auto f = flatten(global_avg_pool(h), 1);
+  net.output(linear(f, fw, fb), "logits");
+  return net;
+}
+
+/// One pre-norm transformer block on x (batch, seq, dim) with `heads` heads of dim / heads:
+/// layer norm -> q, k, v projections -> attention (3-D layout) -> output projection + residual ->
+/// layer norm -> MLP (gelu) + residual. Batch profile [1, 4], opt 2.
+template <class T>
+Network make_transformer_block(int64_t seq = 32, int64_t dim = 128, int64_t heads = 2, uint64_t seed = 3) {
+  Pseudo rng(seed);
+  const DataType dt = T::value;
+  Network net;
+  auto x = net.input<T>("x", {dynamic, seq, dim});
+  net.set_profile("x", {1, seq, dim}, {2, seq, dim}, {4, seq, dim});
+  const double s = 1.0 / std::sqrt(double(dim));
+  auto ln1s = net.weight<T, 1>("ln1.scale", rng.tensor(dt, {dim}, 0.2, 1.0));
+  auto ln1b = net.weight<T, 1>("ln1.bias", rng.tensor(dt, {dim}, 0.1));
+  auto wq = net.weight<T, 2>("attn.q.weight", rng.tensor(dt, {dim, dim}, s));
+  auto wk = net.weight<T, 2>("attn.k.weight", rng.tensor(dt, {dim, dim}, s));
+  auto wv = net.weight<T, 2>("attn.v.weight", rng.tensor(dt, {dim, dim}, s));
+  auto wo = net.weight<T, 2>("attn.out.weight", rng.tensor(dt, {dim, dim}, s));
+  auto bo = net.weight<T, 1>("attn.out.bias", rng.tensor(dt, {dim}, 0.1));
+  auto ln2s = net.weight<T, 1>("ln2.scale", rng.tensor(dt, {dim}, 0.2, 1.0));
+  auto ln2b = net.weight<T, 1>("ln2.bias", rng.tensor(dt, {dim}, 0.1));
+  auto w1 = net.weight<T, 2>("mlp.fc1.weight", rng.tensor(dt, {2 * dim, dim}, s));
+  auto b1 = net.weight<T, 1>("mlp.fc1.bias", rng.tensor(dt, {2 * dim}, 0.1));
+  auto w2 = net.weight<T, 2>("mlp.fc2.weight", rng.tensor(dt, {dim, 2 * dim}, 1.0 / std::sqrt(2.0 * dim)));
+  auto b2 = net.weight<T, 1>("mlp.fc2.bias", rng.tensor(dt, {dim}, 0.1));
+
+  auto h = layer_norm(x, ln1s, ln1b);
+  AttentionOptions ao;
+  ao.q_num_heads = heads;
+  ao.kv_num_heads = heads;
+  auto a = attention(linear(h, wq), linear(h, wk), linear(h, wv), ao);
+  auto x1 = add(linear(a, wo, bo), x);
+  auto h2 = layer_norm(x1, ln2s, ln2b);
+  auto m = linear(gelu(linear(h2, w1, b1)), w2, b2);
+  net.output(add(m, x1), "y");
+  return net;
+}
+
+}  // namespace rtx::test

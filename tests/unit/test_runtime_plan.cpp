@@ -1,0 +1,361 @@
+// SPDX-License-Identifier: Apache-2.0
+// The host-side half of the runtime, with no GPU: the plan's JSON form (round trips, every
+// attribute type, malformed plans refused with rtx.runtime.105), base64, the liveness memory
+// planner (hand-computed cases and a randomized no-overlap property), shape resolution for every
+// shape of a profile (errors outside it, folding of Shape -> Gather -> Concat -> Reshape chains on
+// dynamic dims), and launch preparation: a new shape changes the launch, never the kernel.
+#include <doctest/doctest.h>
+
+#include <cstring>
+#include <random>
+#include <set>
+
+#include "ir/graph.hpp"
+#include "ir/passes.hpp"
+#include "jit/builder/planner.hpp"
+#include "jit/runtime/host_exec.hpp"
+#include "jit/runtime/kernel_steps.hpp"
+#include "jit/runtime/memory_plan.hpp"
+#include "jit/runtime/plan.hpp"
+#include "jit/runtime/resolve.hpp"
+#include "rtx/builder.hpp"
+#include "rtx/reference.hpp"
+#include "runtime_test_models.hpp"
+#include "templates/gemm/params.cuh"
+
+namespace {
+
+using namespace rtx;
+using runtime::ExecutionPlan;
+using nlohmann::json;
+
+std::string b64(std::string_view s) {
+  return runtime::base64_encode(reinterpret_cast<const std::byte*>(s.data()), s.size());
+}
+
+std::string unb64(std::string_view s) {
+  auto v = runtime::base64_decode(s);
+  return std::string(reinterpret_cast<const char*>(v.data()), v.size());
+}
+
+template <class F>
+void check_error_id(F&& f, const std::string& id) {
+  try {
+    f();
+    FAIL("no error; expected " << id);
+  } catch (const Exception& e) {
+    CHECK_MESSAGE(e.error().id == id, e.error().to_string());
+  }
+}
+
+/// The plan of a network as the builder makes it, with weights attached (no compilation).
+ExecutionPlan plan_network(const Network& net, std::vector<jit::Target> targets = {{80, false, false}}) {
+  ir::Graph g = detail::graph_of(net);
+  ir::run_passes(g, ir::default_pipeline());
+  builder::PlannerOptions o;
+  o.targets = std::move(targets);
+  auto kp = builder::plan_kernels(g, o);
+  runtime::validate_plan(kp.plan);
+  return kp.plan;
+}
+
+}  // namespace
+
+TEST_CASE("plan: base64 (RFC 4648 test vectors)") {
+  CHECK(b64("") == "");
+  CHECK(b64("f") == "Zg==");
+  CHECK(b64("fo") == "Zm8=");
+  CHECK(b64("foo") == "Zm9v");
+  CHECK(b64("foob") == "Zm9vYg==");
+  CHECK(b64("fooba") == "Zm9vYmE=");
+  CHECK(b64("foobar") == "Zm9vYmFy");
+  CHECK(unb64("Zm9vYmE=") == "fooba");
+  CHECK(unb64("") == "");
+  check_error_id([] { runtime::base64_decode("Zm9"); }, "rtx.runtime.105");
+  check_error_id([] { runtime::base64_decode("Zm=v"); }, "rtx.runtime.105");
+  check_error_id([] { runtime::base64_decode("Zm9*"); }, "rtx.runtime.105");
+}
+
+TEST_CASE("plan: JSON round trip keeps every attribute type, constants and profiles") {
+  ir::Graph g;
+  const auto x = g.add_input("x", DataType::kF32, {ir::kDynamic, 3});
+  g.set_profile("x", {{1, 3}, {2, 3}, {7, 3}});
+  const auto w = g.add_weight("w", HostTensor::from_doubles(DataType::kF32, {3}, std::vector<double>{1, 2, 3}));
+  const auto c = g.add_constant(HostTensor::from_doubles(DataType::kF16, {2}, std::vector<double>{0.5, -1.25}), "c");
+  std::map<std::string, ir::AttrValue, std::less<>> attrs;
+  attrs["i"] = int64_t{-7};
+  attrs["f"] = 0.1;
+  attrs["inf"] = -INFINITY;
+  attrs["nan"] = std::nan("");
+  attrs["s"] = std::string("tanh");
+  attrs["ints"] = std::vector<int64_t>{1, -1, 3};
+  attrs["floats"] = std::vector<double>{1.5, INFINITY};
+  attrs["strings"] = std::vector<std::string>{"a", ""};
+  attrs["t"] = HostTensor::from_doubles(DataType::kINT32, {2, 1}, std::vector<double>{4, -5});
+  const auto n = g.add_node(ir::OpKind::kAdd, "add", {x, w}, 1, attrs);
+  g.mark_output(g.node(n).outputs[0], "y");
+  (void)c;
+  g.infer_shapes();
+  ExecutionPlan plan = runtime::plan_from_graph(g);
+  plan.steps.push_back(runtime::Step{runtime::StepKind::kHost, {0}, {x, w}, {g.node(n).outputs[0]}, {}, {}, -1, {}});
+  const json j = runtime::plan_to_json(plan);
+  const ExecutionPlan back = runtime::plan_from_json(json::parse(j.dump()));
+  CHECK(runtime::plan_to_json(back) == j);
+  REQUIRE(back.nodes.size() == 1);
+  const ir::Node& bn = back.nodes[0];
+  CHECK(bn.attr_int("i") == -7);
+  CHECK(bn.attr_float("f", 0) == 0.1);
+  CHECK(std::isinf(bn.attr_float("inf", 0)));
+  CHECK(bn.attr_float("inf", 0) < 0);
+  CHECK(std::isnan(bn.attr_float("nan", 0)));
+  CHECK(bn.attr_string("s", "") == "tanh");
+  CHECK(bn.attr_ints("ints") == std::vector<int64_t>{1, -1, 3});
+  CHECK(std::isinf(bn.attr_floats("floats")[1]));
+  CHECK(std::get<std::vector<std::string>>(bn.attrs.at("strings")) == std::vector<std::string>{"a", ""});
+  const HostTensor* t = bn.attr_tensor("t");
+  REQUIRE(t != nullptr);
+  CHECK(t->shape() == std::vector<int64_t>{2, 1});
+  CHECK(t->to_ints() == std::vector<int64_t>{4, -5});
+  const int32_t cv = back.find_value("c");
+  REQUIRE(cv >= 0);
+  CHECK(back.values[static_cast<size_t>(cv)].data.to_doubles() == std::vector<double>{0.5, -1.25});
+  CHECK_FALSE(back.values[static_cast<size_t>(back.find_value("w"))].data.valid());  // weights: by name
+  CHECK(back.profiles.at("x").max == std::vector<int64_t>{7, 3});
+}
+
+TEST_CASE("plan: malformed plans are refused with rtx.runtime.105") {
+  const ExecutionPlan plan = plan_network(test::make_mlp<f32>(8, 8, 4));
+  const json good = runtime::plan_to_json(plan);
+  CHECK_NOTHROW(runtime::plan_from_json(good));
+  const auto broken = [&](auto&& edit) {
+    json j = good;
+    edit(j);
+    check_error_id([&] { runtime::plan_from_json(j); }, "rtx.runtime.105");
+  };
+  broken([](json& j) { j.erase("values"); });
+  broken([](json& j) { j["format"] = 99; });
+  broken([](json& j) { j["nodes"][0]["op"] = "NoSuchOp"; });
+  broken([](json& j) { j["nodes"][0]["inputs"][0] = 1000; });
+  broken([](json& j) { j["nodes"][0]["inputs"][0] = "x"; });
+  broken([](json& j) { j["steps"][0]["kind"] = "teleport"; });
+  broken([](json& j) { j["steps"][0]["nodes"][0] = -1; });
+  broken([](json& j) { j["values"][0]["dtype"] = "f33"; });
+  broken([](json& j) { j["values"][0]["shape"] = {-2}; });
+  broken([](json& j) { j["profiles"]["x"]["min"] = {100, 8}; });
+  broken([](json& j) { j["inputs"] = {j["outputs"][0]}; });
+  broken([](json& j) { j["nodes"][1]["outputs"] = j["nodes"][0]["outputs"]; });  // two producers
+  // Structurally valid JSON that cannot execute: validate_plan refuses it.
+  ExecutionPlan p = plan;
+  std::swap(p.steps[0], p.steps[1]);
+  check_error_id([&] { runtime::validate_plan(p); }, "rtx.runtime.105");
+  p = plan;
+  p.steps.pop_back();
+  check_error_id([&] { runtime::validate_plan(p); }, "rtx.runtime.105");
+}
+
+TEST_CASE("memory plan: hand-computed placements") {
+  using runtime::BufferLifetime;
+  SUBCASE("a chain reuses the first buffer") {
+    // A [0,1], B [1,2], C [2,3], 256 B each: A at 0; B overlaps A in time -> 256; C overlaps only
+    // B -> back to 0. Peak 512 of a sum of 768.
+    const BufferLifetime b[] = {{100, 0, 1}, {200, 1, 2}, {256, 2, 3}};
+    const auto p = runtime::plan_memory(b);
+    CHECK(p.offsets == std::vector<int64_t>{0, 256, 0});
+    CHECK(p.peak == 512);
+    CHECK(p.sum == 768);
+  }
+  SUBCASE("largest first, small buffers fill gaps") {
+    // L 1024 [0,3] at 0; M 512 [0,1] at 1024; S 256 [2,3] overlaps L only -> 1024 (M's bytes are
+    // free again at step 2). Peak 1536.
+    const BufferLifetime b[] = {{256, 2, 3}, {1024, 0, 3}, {512, 0, 1}};
+    const auto p = runtime::plan_memory(b);
+    CHECK(p.offsets == std::vector<int64_t>{1024, 0, 1024});
+    CHECK(p.peak == 1536);
+    CHECK(p.sum == 1792);
+  }
+  SUBCASE("empty buffers take no bytes") {
+    const BufferLifetime b[] = {{0, 0, 5}, {10, 0, 5}};
+    const auto p = runtime::plan_memory(b);
+    CHECK(p.offsets[1] == 0);
+    CHECK(p.peak == 256);
+  }
+}
+
+TEST_CASE("memory plan: random lifetimes never share bytes while both are live") {
+  std::mt19937 rng(1234);
+  for (int trial = 0; trial < 200; ++trial) {
+    std::vector<runtime::BufferLifetime> b(1 + rng() % 40);
+    for (auto& x : b) {
+      x.bytes = static_cast<int64_t>(rng() % 5000);
+      x.first = static_cast<int32_t>(rng() % 30);
+      x.last = x.first + static_cast<int32_t>(rng() % 10);
+    }
+    const auto p = runtime::plan_memory(b);
+    int64_t live_max = 0;
+    for (int32_t s = 0; s < 40; ++s) {
+      int64_t live = 0;
+      for (const auto& x : b)
+        if (x.first <= s && s <= x.last) live += runtime::align_up(x.bytes, 256);
+      live_max = std::max(live_max, live);
+    }
+    CHECK(p.peak >= live_max);  // no plan can beat the busiest step
+    CHECK(p.peak <= p.sum);
+    for (size_t i = 0; i < b.size(); ++i) {
+      CHECK(p.offsets[i] % 256 == 0);
+      for (size_t j = i + 1; j < b.size(); ++j) {
+        const bool live_together = b[i].first <= b[j].last && b[j].first <= b[i].last;
+        const int64_t ei = p.offsets[i] + runtime::align_up(b[i].bytes, 256);
+        const int64_t ej = p.offsets[j] + runtime::align_up(b[j].bytes, 256);
+        const bool share = p.offsets[i] < ej && p.offsets[j] < ei && b[i].bytes > 0 && b[j].bytes > 0;
+        CHECK_FALSE((live_together && share));
+      }
+    }
+  }
+}
+
+TEST_CASE("resolve: every shape of the profile, and errors outside it") {
+  const ExecutionPlan plan = plan_network(test::make_mlp<f16>(64, 128, 16));
+  const int32_t y = plan.find_value("y");
+  const auto at = [&](int64_t batch) {
+    std::vector<std::vector<int64_t>> s = {{batch, 64}};
+    return runtime::resolve(plan, s);
+  };
+  for (int64_t batch : {1, 7, 64}) {
+    const auto r = at(batch);
+    CHECK(r.infos[static_cast<size_t>(y)].shape == std::vector<int64_t>{batch, 16});
+    CHECK(r.arena_bytes == runtime::align_up(batch * 128 * 2, 256));  // the hidden activation
+    CHECK(r.storage[static_cast<size_t>(y)] == runtime::Storage::kUser);
+  }
+  check_error_id([&] { at(65); }, "rtx.runtime.111");
+  check_error_id([&] { at(0); }, "rtx.runtime.111");
+  check_error_id([&] { std::vector<std::vector<int64_t>> s = {{4, 63}}; runtime::resolve(plan, s); }, "rtx.runtime.111");
+  check_error_id([&] { std::vector<std::vector<int64_t>> s = {{4, 64, 1}}; runtime::resolve(plan, s); }, "rtx.runtime.111");
+  const auto max = runtime::profile_shapes(plan, 2);
+  CHECK(max == std::vector<std::vector<int64_t>>{{64, 64}});
+}
+
+TEST_CASE("resolve: Shape -> Gather -> Concat -> Reshape on a dynamic dim folds per shape") {
+  // y = relu(reshape(x, concat(shape(x)[0], [32]))): the reshape target is known only once the
+  // batch is, so it is computed at resolution (on the host) and the Reshape is a free alias.
+  ir::Graph g;
+  const auto x = g.add_input("x", DataType::kF32, {ir::kDynamic, 4, 8});
+  g.set_profile("x", {{1, 4, 8}, {2, 4, 8}, {9, 4, 8}});
+  const auto shape = g.node(g.add_node(ir::OpKind::kShape, "shape", {x})).outputs[0];
+  const auto zero = g.add_constant(HostTensor::from_doubles(DataType::kINT64, {1}, std::vector<double>{0}));
+  const auto batch = g.node(g.add_node(ir::OpKind::kGather, "batch", {shape, zero}, 1, {{"axis", int64_t{0}}})).outputs[0];
+  const auto rest = g.add_constant(HostTensor::from_doubles(DataType::kINT64, {1}, std::vector<double>{32}));
+  const auto target = g.node(g.add_node(ir::OpKind::kConcat, "target", {batch, rest}, 1, {{"axis", int64_t{0}}})).outputs[0];
+  const auto reshaped = g.node(g.add_node(ir::OpKind::kReshape, "reshape", {x, target})).outputs[0];
+  g.mark_output(g.node(g.add_node(ir::OpKind::kRelu, "relu", {reshaped})).outputs[0], "y");
+  g.infer_shapes();
+  ir::run_passes(g, ir::default_pipeline());
+  builder::PlannerOptions o;
+  o.targets = {{80, false, false}};
+  auto kp = builder::plan_kernels(g, o);
+  // Through the engine's JSON form, as the runtime reads it.
+  const ExecutionPlan plan = runtime::plan_from_json(nlohmann::json::parse(runtime::plan_to_json(kp.plan).dump()));
+  runtime::validate_plan(plan);
+  const int32_t y = plan.find_value("y");
+  int32_t r_id = -1;
+  for (const auto& n : plan.nodes)
+    if (n.name == "reshape") r_id = n.outputs[0];
+  REQUIRE(r_id >= 0);
+  for (int64_t b : {1, 5, 9}) {
+    std::vector<std::vector<int64_t>> s = {{b, 4, 8}};
+    const auto r = runtime::resolve(plan, s);
+    CHECK(r.infos[static_cast<size_t>(y)].shape == std::vector<int64_t>{b, 32});
+    // The reshape aliases x (a user buffer): it needs no bytes of its own.
+    CHECK(r.root[static_cast<size_t>(r_id)] == plan.inputs[0]);
+    CHECK(r.storage[static_cast<size_t>(r_id)] == runtime::Storage::kAlias);
+    test::Pseudo rng(static_cast<uint64_t>(b));
+    const HostTensor in = rng.tensor(DataType::kF32, {b, 4, 8});
+    const auto out = runtime::execute_plan_on_host(plan, {{"x", in}});
+    std::vector<double> want = in.to_doubles();
+    for (auto& v : want) v = std::max(v, 0.0);
+    CHECK(out.at("y").to_doubles() == want);
+  }
+}
+
+TEST_CASE("launch preparation: a new batch changes the launch, never the kernel") {
+  const ExecutionPlan plan = plan_network(test::make_mlp<f16>(64, 128, 16));
+  REQUIRE(plan.steps.size() == 2);
+  const runtime::Step& first = plan.steps[0];
+  REQUIRE(first.family == "gemm");
+  REQUIRE(runtime::check_kernel_step(plan, first).has_value());
+  const auto address = [](int32_t v) -> const void* {
+    return reinterpret_cast<const void*>(static_cast<uintptr_t>(0x100000) * static_cast<uintptr_t>(v + 1));
+  };
+  std::string kernel;
+  for (int64_t batch : {1, 13, 64}) {
+    std::vector<std::vector<int64_t>> s = {{batch, 64}};
+    const auto r = runtime::resolve(plan, s);
+    auto launches = runtime::prepare_kernel_step(plan, first, runtime::StepArgs{r.infos, address});
+    REQUIRE_MESSAGE(launches.has_value(), (launches ? "" : launches.error().to_string()));
+    REQUIRE(launches->size() == 1);
+    const runtime::PreparedLaunch* launch = &launches->front();
+    if (kernel.empty()) kernel = launch->kernel;
+    CHECK(launch->kernel == kernel);
+    CHECK(kernel.find("gemm_mma") != std::string::npos);
+    REQUIRE(launch->params.size() == sizeof(kernels::gemm::GemmParams));
+    kernels::gemm::GemmParams p;
+    std::memcpy(&p, launch->params.data(), sizeof p);
+    CHECK(p.m == batch);
+    CHECK(p.n == 128);
+    CHECK(p.k == 64);
+    CHECK(p.a == address(first.operands.at("a")));
+    CHECK(p.d == address(first.operands.at("d")));
+    CHECK(launch->config.grid.x == static_cast<unsigned>(p.tiles_m * p.tiles_n));
+  }
+  // A misaligned input is not the kernel's: the runtime then runs the step on the host.
+  std::vector<std::vector<int64_t>> s = {{4, 64}};
+  const auto r = runtime::resolve(plan, s);
+  auto misaligned = runtime::prepare_kernel_step(
+      plan, first, runtime::StepArgs{r.infos, [&](int32_t v) -> const void* {
+                                       return static_cast<const char*>(address(v)) + (v == first.operands.at("a") ? 2 : 0);
+                                     }});
+  REQUIRE_FALSE(misaligned.has_value());
+  CHECK(misaligned.error().id.rfind("rtx.jit.", 0) == 0);
+}
+
+TEST_CASE("launch preparation: every kernel step of the test models prepares at several shapes") {
+  struct Model {
+    const char* name;
+    Network net;
+    std::vector<std::vector<int64_t>> shapes;
+  };
+  std::vector<Model> models;
+  models.push_back({"mlp f16", test::make_mlp<f16>(), {{1, 64}, {37, 64}}});
+  models.push_back({"cnn f32", test::make_cnn<f32>(), {{1, 3, 16, 16}, {8, 3, 16, 16}}});
+  models.push_back({"transformer f16", test::make_transformer_block<f16>(), {{1, 32, 128}, {4, 32, 128}}});
+  for (const Model& m : models) {
+    ir::Graph g = detail::graph_of(m.net);
+    ir::run_passes(g, ir::default_pipeline());
+    builder::PlannerOptions o;
+    o.targets = {{80, false, false}, {90, false, false}};
+    const auto kp = builder::plan_kernels(g, o);
+    std::set<std::string> compiled;
+    for (const auto& k : kp.kernels) compiled.insert(k.name_expression);
+    for (const auto& shape : m.shapes) {
+      std::vector<std::vector<int64_t>> s = {shape};
+      const auto r = runtime::resolve(kp.plan, s);
+      const auto address = [](int32_t v) -> const void* {
+        return reinterpret_cast<const void*>(static_cast<uintptr_t>(0x10000000) + static_cast<uintptr_t>(v) * 0x100000);
+      };
+      for (const auto& step : kp.plan.steps) {
+        if (step.kind != runtime::StepKind::kKernel) continue;
+        const int64_t ws = runtime::kernel_step_workspace(kp.plan, step, r.infos, 132);
+        CHECK(ws >= 0);
+        auto launches = runtime::prepare_kernel_step(kp.plan, step,
+                                                     runtime::StepArgs{r.infos, address, reinterpret_cast<void*>(0x7000000), 132});
+        REQUIRE_MESSAGE(launches.has_value(), m.name << " " << step.family << " at " << shape_to_string(shape) << ": "
+                                                    << (launches ? "" : launches.error().to_string()));
+        CHECK_FALSE(launches->empty());
+        for (const auto& l : *launches) {
+          CHECK_MESSAGE(compiled.count(l.kernel) == 1, m.name << ": launch of a kernel the engine lacks: " << l.kernel);
+          CHECK(l.config.block.x * l.config.block.y * l.config.block.z > 0);
+          CHECK_FALSE(l.params.empty());
+        }
+      }
+    }
+  }
+}
