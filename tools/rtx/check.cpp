@@ -13,7 +13,9 @@ double default_check_tolerance(DataType dtype) {
     case DataType::kF64:
       return 1e-9;
     case DataType::kF32:
-      return 1e-4;
+      // f32 engines run matrix products on TF32 tensor cores (10-bit mantissa inputs, as
+      // TensorRT does by default): about 3e-4 relative error per product, so allow 1e-3.
+      return 1e-3;
     case DataType::kF16:
       return 1e-2;
     case DataType::kBF16:
