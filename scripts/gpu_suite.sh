@@ -2,9 +2,11 @@
 # SPDX-License-Identifier: Apache-2.0
 # The GPU run in one script, for the lent GPU machine (which has the driver and the CUDA toolkit
 # but not our Debian build dependencies):
-#   scripts/gpu_suite.sh pack   here: build the gpu suite, the CLI and the benchmarks (release),
-#                               strip them and stage them with the shared libraries they need
-#                               into .carry/gpu (git-ignored; carried by the device tool)
+#   scripts/gpu_suite.sh pack   here: build the gpu suite, the CLI and the benchmarks (release,
+#                               in build-gpu; RTX_GPU_BUILD=build reuses an existing build folder
+#                               instead of a third build on a 2-core machine), strip them and
+#                               stage them with the shared libraries they need into .carry/gpu
+#                               (git-ignored; carried by the device tool)
 #   scripts/gpu_suite.sh run    there: run every gpu test, then the benchmarks; logs go to
 #                               $OUT (or ./gpu-logs); a short summary is printed last
 # Tests find source-tree data through RTX_SOURCE_ROOT, set here to the repository root.
@@ -15,7 +17,7 @@ mode=${1:-}
 
 pack() {
   export CCACHE_NOHASHDIR=true
-  local build="$root/build-gpu"
+  local build="$root/${RTX_GPU_BUILD:-build-gpu}"
   [ -f "$build/build.ninja" ] || meson setup "$build" -Dbuildtype=release -Db_ndebug=if-release >/dev/null
   local tests
   tests=$(meson introspect "$build" --tests | python3 -c '

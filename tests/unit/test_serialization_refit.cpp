@@ -194,6 +194,7 @@ EngineModel resnet50_model() {
   return m;
 }
 
+#if !defined(__SANITIZE_ADDRESS__)
 // Peak and current resident memory of this process (kB), from /proc/self/status.
 std::pair<long, long> hwm_rss_kb() {
   std::ifstream in("/proc/self/status");
@@ -205,6 +206,7 @@ std::pair<long, long> hwm_rss_kb() {
   }
   return {hwm, rss};
 }
+#endif
 
 }  // namespace
 
