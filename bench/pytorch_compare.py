@@ -355,6 +355,9 @@ def main():
     p.add_argument("--timeout", type=int, default=3600, help="seconds per rtx command")
     p.add_argument("--markdown", help="also write the table (with GPU and date) to this file")
     p.add_argument("--json", help="also write the raw results to this file")
+    p.add_argument("--budget", type=float, default=0,
+                   help="seconds: start no new model after this long (0: no limit); the table so far "
+                        "is printed (and written) after every model, so a run cut short keeps its rows")
     opts = p.parse_args()
     opts.batches = [int(b) for b in opts.batches.split(",")]
     models = [m for m in opts.models.split(",") if m]
@@ -386,8 +389,12 @@ def main():
     print(f"GPU: {gpu}\n{versions}\n", flush=True)
 
     results, notes = [], []
+    started = time.time()
     for m in models:
         for x in precisions:
+            if opts.budget and time.time() - started > opts.budget:
+                notes.append(f"{m} {x}: not run (--budget {opts.budget:.0f} s spent)")
+                continue
             print(f"{m} {x} ...", flush=True)
             try:
                 bench_model(torch, opts, m, x, results, notes)
@@ -398,6 +405,10 @@ def main():
                                     "compile": None, "rtx": None})
                 notes.append(f"{m} {x}: {type(e).__name__}: {str(e)[:300]}")
             torch.cuda.empty_cache()
+            print(f"\n{table(results)}\n", flush=True)  # the rows so far, in case the run is cut short
+            if opts.markdown:
+                with open(opts.markdown, "w") as f:
+                    f.write(f"(partial) {gpu}\n\n{table(results)}\n")
 
     date = datetime.date.today().isoformat()
     text = table(results)

@@ -8,7 +8,12 @@
 #                               stage them with the shared libraries they need into .carry/gpu
 #                               (git-ignored; carried by the device tool)
 #   scripts/gpu_suite.sh run    there: run every gpu test, then the benchmarks; logs go to
-#                               $OUT (or ./gpu-logs); a short summary is printed last
+#                               $OUT (or ./gpu-logs) as three files that grow as the run goes
+#                               (tests.log, bench.log, summary.txt: the device tool returns at
+#                               most 8 files); a short summary is printed last.
+#                               RTX_GPU_BUDGET=S stops starting new work S seconds after the
+#                               start (what is left is listed as not run), RTX_GPU_ONLY="a b"
+#                               runs only those tests and benchmarks, RTX_GPU_SKIP_BENCH=1 none.
 # Tests find source-tree data through RTX_SOURCE_ROOT, set here to the repository root.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -29,7 +34,9 @@ for t in json.load(sys.stdin):
   benches=$(meson introspect "$build" --targets | python3 -c '
 import json, sys
 for t in json.load(sys.stdin):
-    if t["type"] == "executable" and (t["defined_in"].endswith("bench/meson.build") or t["name"] == "rtx"):
+    # compile_time measures NVRTC on the build machine and needs no GPU: not run there.
+    if t["type"] == "executable" and t["name"] != "compile_time" and (
+            t["defined_in"].endswith("bench/meson.build") or t["name"] == "rtx"):
         print(t["name"], t["filename"][0])')
   local targets
   targets=$(printf '%s\n%s\n' "$tests" "$benches" | awk 'NF {print $2}' | grep "^$build/" | sed "s|^$build/||")
@@ -65,35 +72,59 @@ for t in json.load(sys.stdin):
 run() {
   local logs=${OUT:-$root/gpu-logs}
   mkdir -p "$logs"
+  : > "$logs/tests.log"; : > "$logs/bench.log"
   export LD_LIBRARY_PATH="$stage/lib:/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}"
   export RTX_SOURCE_ROOT="$root" RTX_CACHE_DIR="${RTX_CACHE_DIR:-/tmp/rtx-cache}"
-  nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$logs/gpu.txt"
+  local gpu
+  gpu=$(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | head -n1)
+  echo "$gpu"
+  local t0 budget=${RTX_GPU_BUDGET:-100000}
+  t0=$(date +%s)
   local pass=0 fail=0 skip=0 summary=""
+  # Seconds left before the budget runs out (the per-item timeout is capped by it).
+  left() { echo $(( budget - ($(date +%s) - t0) )); }
+  wanted() { [ -z "${RTX_GPU_ONLY:-}" ] || [[ " $RTX_GPU_ONLY " == *" $1 "* ]]; }
   while read -r name exe; do
     [ -n "$name" ] || continue
+    wanted "$name" || continue
+    local limit
+    limit=$(left)
+    if [ "$limit" -lt 20 ]; then summary+="  NOT RUN $name (budget spent)\n"; continue; fi
+    [ "$limit" -gt 300 ] && limit=300
     local start rc
     start=$(date +%s.%N)
     local args=()
     case "$exe" in *.sh) args=("$stage/bin/rtx" "$root");; esac  # script tests drive the CLI
-    (cd "$root" && timeout 300 "$stage/bin/$exe" "${args[@]}") > "$logs/test_$name.log" 2>&1
+    (cd "$root" && timeout "$limit" "$stage/bin/$exe" "${args[@]}") > "/tmp/test_$name.log" 2>&1
     rc=$?
     local secs
     secs=$(python3 -c "print(f'{$(date +%s.%N) - $start:.1f}')")
+    { echo "===== $name (exit $rc, ${secs}s)"; cat "/tmp/test_$name.log"; } >> "$logs/tests.log"
     case $rc in
       0) pass=$((pass + 1)); summary+="  PASS $name (${secs}s)\n";;
-      77) skip=$((skip + 1)); summary+="  SKIP $name: $(grep -m1 SKIP "$logs/test_$name.log")\n";;
-      *) fail=$((fail + 1)); summary+="  FAIL $name (exit $rc, ${secs}s): $(grep -m3 -E 'ERROR|FAILED|error' "$logs/test_$name.log" | tr '\n' ' ' | cut -c1-300)\n";;
+      77) skip=$((skip + 1)); summary+="  SKIP $name: $(grep -m1 SKIP "/tmp/test_$name.log")\n";;
+      *) fail=$((fail + 1)); summary+="  FAIL $name (exit $rc, ${secs}s): $(grep -m3 -E 'ERROR|FAILED|error' "/tmp/test_$name.log" | tr '\n' ' ' | cut -c1-300)\n";;
     esac
+    printf "%b" "$summary" > "$logs/summary.txt"
   done < "$stage/tests.txt"
   if [ "${RTX_GPU_SKIP_BENCH:-0}" != 1 ]; then
     while read -r bench; do
       [ -n "$bench" ] || continue
-      (cd "$root" && timeout 240 "$stage/bin/$bench") > "$logs/bench_$bench.log" 2>&1
-      echo "== $bench (exit $?)"; tail -n 25 "$logs/bench_$bench.log"
+      wanted "$bench" || continue
+      local limit
+      limit=$(left)
+      if [ "$limit" -lt 20 ]; then summary+="  NOT RUN $bench (budget spent)\n"; continue; fi
+      [ "$limit" -gt 240 ] && limit=240
+      (cd "$root" && timeout "$limit" "$stage/bin/$bench") > "/tmp/bench_$bench.log" 2>&1
+      local rc=$?
+      { echo "===== $bench (exit $rc)"; cat "/tmp/bench_$bench.log"; } >> "$logs/bench.log"
+      echo "== $bench (exit $rc)"; tail -n 25 "/tmp/bench_$bench.log"
+      summary+="  BENCH $bench (exit $rc)\n"
+      printf "%b" "$summary" > "$logs/summary.txt"
     done < "$stage/benches.txt"
   fi
-  printf "\nGPU suite on %s:\n%b" "$(head -n1 "$logs/gpu.txt")" "$summary"
-  echo "$pass passed, $fail failed, $skip skipped"
+  printf "\nGPU suite on %s:\n%b" "$gpu" "$summary" | tee "$logs/summary.txt"
+  echo "$pass passed, $fail failed, $skip skipped" | tee -a "$logs/summary.txt"
   [ $fail -eq 0 ]
 }
 

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // LayerNormalization and RMSNormalization over the trailing dims (rows x cols after the host
 // flattens [axis, rank) into cols). Statistics in float. Rows that fit the register cache are
-// read once: the mean (of x - x[0], so rows far from zero keep their precision) and then the
-// centred sum of squares are reduced from registers (a two-pass variance with a single memory
-// pass). Longer rows accumulate Welford states (count,
+// read once: the mean and then the centred sum of squares are reduced from registers (a
+// two-pass variance with a single memory pass), all relative to the row's first element so rows
+// far from zero keep their precision. Longer rows accumulate Welford states (count,
 // mean, M2) merged with Chan's formula, then read the row again to write.
 //
 //   layer norm: y = (x - mean) / sqrt(var + eps) * scale + bias   (bias optional)
@@ -85,7 +85,11 @@ RTX_DEVICE inline void norm_rows(const NormParams& p) {
     const bool active = r < p.rows;
     const T* x = static_cast<const T*>(p.in) + (active ? r : 0) * cols;
     S* y = static_cast<S*>(p.out) + (active ? r : 0) * cols;
-    float mean = 0.0f, rstd = 0.0f;
+    // Layer norm centres on pivot = x[0] first: x - pivot is exact for values of similar
+    // magnitude (Sterbenz), so a row far from zero (x ~ 100 +- 0.5) keeps its precision; the
+    // statistics and the output are computed from d = x - pivot and shift = mean - pivot.
+    const float pivot = !kRms && active && cols > 0 ? to_float(x[0]) : 0.0f;
+    float shift = 0.0f, rstd = 0.0f;
     float v[kSlots];
     if (cached) {
       if (active) {
@@ -101,23 +105,23 @@ RTX_DEVICE inline void norm_rows(const NormParams& p) {
         ss = group_reduce<kThreads>(ss, SumCombine{}, smem_f);
         rstd = rsqrtf(ss * inv_cols + p.epsilon);
       } else {
-        // Sum x - x[0]: rows far from zero (x ~ 100 +- 0.5) would otherwise lose the mean's
-        // low bits in a float sum of large values.
-        const float pivot = active ? to_float(x[0]) : 0.0f;
         float sum = 0.0f;
 #pragma unroll
         for (int j = 0; j < kNormCachedVectors; ++j) {
 #pragma unroll
-          for (int e = 0; e < kVec; ++e)
-            if (in_row<kThreads, kVec>(j, e, t, cols, vectorized)) sum += v[j * kVec + e] - pivot;
+          for (int e = 0; e < kVec; ++e) {
+            // Slots past the row become 0 - pivot: they are masked out of both sums.
+            v[j * kVec + e] -= pivot;
+            if (in_row<kThreads, kVec>(j, e, t, cols, vectorized)) sum += v[j * kVec + e];
+          }
         }
-        mean = pivot + group_reduce<kThreads>(sum, SumCombine{}, smem_f) * inv_cols;
+        shift = group_reduce<kThreads>(sum, SumCombine{}, smem_f) * inv_cols;
         float sq = 0.0f;
 #pragma unroll
         for (int j = 0; j < kNormCachedVectors; ++j) {
 #pragma unroll
           for (int e = 0; e < kVec; ++e) {
-            const float d = v[j * kVec + e] - mean;
+            const float d = v[j * kVec + e] - shift;
             if (in_row<kThreads, kVec>(j, e, t, cols, vectorized)) sq += d * d;
           }
         }
@@ -135,24 +139,26 @@ RTX_DEVICE inline void norm_rows(const NormParams& p) {
       } else {
         Welford w{0.0f, 0.0f, 0.0f};
         if (active)
-          for_each_in_row<T, kThreads>(x, cols, t, vectorized, [&w](float a, long long) {
+          for_each_in_row<T, kThreads>(x, cols, t, vectorized, [&w, pivot](float a, long long) {
+            const float d0 = a - pivot;
             w.n += 1.0f;
-            const float d = a - w.mean;
+            const float d = d0 - w.mean;
             w.mean += d / w.n;
-            w.m2 += d * (a - w.mean);
+            w.m2 += d * (d0 - w.mean);
           });
         w = group_reduce<kThreads>(w, WelfordCombine{}, smem_w);
-        mean = w.mean;
+        shift = w.mean;
         rstd = rsqrtf(w.m2 * inv_cols + p.epsilon);
       }
     }
     if (active && t == 0) {
-      if (p.mean) static_cast<float*>(p.mean)[r] = mean;
+      if (p.mean) static_cast<float*>(p.mean)[r] = pivot + shift;
       if (p.inv_std) static_cast<float*>(p.inv_std)[r] = rstd;
     }
     if (!active) continue;  // no barrier below: inactive groups may leave early
-    const auto affine = [&](float a, long long c) {
-      float o = kRms ? a * rstd : (a - mean) * rstd;
+    // `d` is x - pivot for layer norm (cached slots already hold it), x itself for RMS norm.
+    const auto affine = [&](float d, long long c) {
+      float o = kRms ? d * rstd : (d - shift) * rstd;
       o *= to_float(scale[c]);
       if (!kRms && bias) o += to_float(bias[c]);
       return o;
@@ -160,7 +166,8 @@ RTX_DEVICE inline void norm_rows(const NormParams& p) {
     if (cached) {
       store_row<T, S, kThreads, kNormCachedVectors>(y, cols, t, vectorized, v, affine);
     } else {
-      for (long long c = t; c < cols; c += kThreads) y[c] = cast<S>(affine(to_float(x[c]), c));
+      for (long long c = t; c < cols; c += kThreads)
+        y[c] = cast<S>(affine(to_float(x[c]) - pivot, c));
     }
   }
 }
