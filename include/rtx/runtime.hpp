@@ -118,6 +118,14 @@ struct ContextMemoryReport {
   int64_t staging_bytes = 0;         ///< weight-streaming staging slots of this context
 };
 
+/// Device time of one step of a profiled run (ExecutionContext::profile).
+struct StepTime {
+  std::string name;  ///< the layers the step runs ("conv_1 + relu_1"); "(input uploads)" for data
+                     ///< the run uploads before its first step
+  std::string kind;  ///< "kernel <family>" ("kernel gemm"), "copy" or "host"
+  double ms = 0.0;   ///< between CUDA events recorded around the step on the run's stream
+};
+
 class ExecutionContext;
 
 /// A deserialized engine: kernels loaded for this GPU, weights uploaded (or streaming). Cheap to
@@ -204,6 +212,13 @@ class ExecutionContext {
   /// Runs the engine on `stream` (a cudaStream_t; nullptr = the legacy default stream),
   /// asynchronously. Reports errors of earlier host steps (rtx.runtime.121) first.
   Expected<void> enqueue(void* stream);
+
+  /// Runs the engine once on `stream` like enqueue but never as a CUDA graph, with a timing event
+  /// before and after every step, waits for the run, and returns each step's device time in
+  /// execution order (TensorRT's per-layer profiler; the CLI's --dumpProfile/--exportProfile).
+  /// Outputs are written as by enqueue. Events between steps add a little time of their own: sum
+  /// the steps for a breakdown, time enqueue for the total.
+  Expected<std::vector<StepTime>> profile(void* stream);
 
   /// Convenience for programs that hold host tensors: sets every input's shape, copies the
   /// inputs to the device, runs on an internal stream, waits, and returns every output (device

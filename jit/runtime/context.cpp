@@ -288,6 +288,7 @@ Expected<void> ContextState::bind() {
   for (size_t s = 0; s < plan.steps.size(); ++s) {
     const auto& step = plan.steps[s];
     if (r.step_folded[s] || step.kind == runtime::StepKind::kAlias) continue;
+    const size_t first_op = ops.size();
     const int32_t j = streamed_index[s];
     if (j >= 0) {
       Op w;
@@ -357,6 +358,7 @@ Expected<void> ContextState::bind() {
       d.streamed = static_cast<size_t>(j);
       ops.push_back(d);
     }
+    for (size_t i = first_op; i < ops.size(); ++i) ops[i].step = static_cast<int32_t>(s);
   }
   // Host values produced by host steps are host-resident for later host steps: make sure the
   // resolution agrees (a host output read by a later host step is never staged in again).
@@ -366,10 +368,40 @@ Expected<void> ContextState::bind() {
   return {};
 }
 
-Expected<void> ContextState::issue(cudaStream_t stream) {
+Expected<void> ContextState::prepare() {
+  {
+    std::lock_guard lock(error_mutex);
+    if (deferred) {
+      Error e = *deferred;
+      deferred.reset();
+      return e;
+    }
+  }
+  cudaSetDevice(engine->device);
+  if (dirty || bound_generation != engine->generation.load()) {
+    // Host steps of a previous run may still read the old binding's buffers. (An event, not the
+    // stream: the user may have destroyed that stream since.)
+    if (ran)
+      if (cudaError_t e = cudaEventSynchronize(ev_done); e != cudaSuccess)
+        return cuda_error(errc::kCuda, "waiting for the previous run", e);
+    if (auto ok = bind(); !ok) return ok;
+  }
+  return {};
+}
+
+Expected<void> ContextState::issue(cudaStream_t stream, ProfileMarks* marks) {
   const auto check = [](cudaError_t err, const char* what) -> Expected<void> {
     if (err != cudaSuccess) return cuda_error(errc::kCuda, what, err);
     return {};
+  };
+  // Profiling: an event opens each step's segment (and one closes the last).
+  int32_t open_step = -3;
+  const auto mark = [&](int32_t step) -> Expected<void> {
+    cudaEvent_t ev = nullptr;
+    if (auto ok = check(cudaEventCreate(&ev), "creating a profiling event"); !ok) return ok;
+    marks->events.push_back(ev);
+    marks->segment_step.push_back(step);
+    return check(cudaEventRecord(ev, stream), "recording a profiling event");
   };
   const size_t streamed = stream_copies.size();
   const auto prefetch = [&](size_t j) -> Expected<void> {
@@ -391,6 +423,10 @@ Expected<void> ContextState::issue(cudaStream_t stream) {
     if (auto ok = prefetch(1); !ok) return ok;
   }
   for (const Op& op : ops) {
+    if (marks && op.step != open_step) {
+      if (auto ok = mark(op.step); !ok) return ok;
+      open_step = op.step;
+    }
     switch (op.kind) {
       case Op::Kind::kLaunch: {
         const auto& c = op.launch.config;
@@ -421,6 +457,10 @@ Expected<void> ContextState::issue(cudaStream_t stream) {
         break;
     }
   }
+  if (marks && !marks->events.empty()) {
+    if (auto ok = mark(-2); !ok) return ok;  // closes the last segment
+    marks->segment_step.pop_back();
+  }
   if (streamed > 0) {
     if (auto ok = check(cudaEventRecord(ev_join, copy_stream), "recording the join event"); !ok) return ok;
     if (auto ok = check(cudaStreamWaitEvent(stream, ev_join, 0), "joining the copy stream"); !ok) return ok;
@@ -429,6 +469,55 @@ Expected<void> ContextState::issue(cudaStream_t stream) {
 }
 
 }  // namespace detail
+
+// ---- ExecutionContext::profile -------------------------------------------------------------------
+
+Expected<std::vector<StepTime>> ExecutionContext::profile(void* stream_ptr) {
+  return detail::catch_errors(runtime::errc::kInternal, [&]() -> Expected<std::vector<StepTime>> {
+    auto& s = *state_;
+    if (auto ok = s.prepare(); !ok) return ok.error();
+    auto stream = static_cast<cudaStream_t>(stream_ptr);
+    detail::ProfileMarks marks;
+    if (auto ok = s.issue(stream, &marks); !ok) return ok.error();
+    if (cudaError_t e = cudaEventRecord(s.ev_done, stream); e != cudaSuccess)
+      return detail::cuda_error(runtime::errc::kCuda, "recording the end of the run", e);
+    s.ran = true;
+    if (cudaError_t e = cudaEventSynchronize(s.ev_done); e != cudaSuccess)
+      return detail::cuda_error(runtime::errc::kCuda, "waiting for the profiled run", e);
+    {
+      std::lock_guard lock(s.error_mutex);
+      if (s.deferred) {
+        Error e = *s.deferred;
+        s.deferred.reset();
+        return e;
+      }
+    }
+    const runtime::ExecutionPlan& plan = s.engine->plan;
+    std::vector<StepTime> times;
+    for (size_t i = 0; i + 1 < marks.events.size(); ++i) {
+      float ms = 0.0f;
+      if (cudaError_t e = cudaEventElapsedTime(&ms, marks.events[i], marks.events[i + 1]); e != cudaSuccess)
+        return detail::cuda_error(runtime::errc::kCuda, "reading a profiling event", e);
+      StepTime t;
+      t.ms = static_cast<double>(ms);
+      const int32_t step = marks.segment_step[i];
+      if (step < 0) {
+        t.name = "(input uploads)";
+        t.kind = "copy";
+      } else {
+        const runtime::Step& st = plan.steps[static_cast<size_t>(step)];
+        for (int32_t node : st.nodes)
+          t.name += (t.name.empty() ? "" : " + ") + plan.nodes[static_cast<size_t>(node)].name;
+        t.kind = st.kind == runtime::StepKind::kKernel ? "kernel " + st.family
+                 : st.kind == runtime::StepKind::kCopy ? std::string("copy")
+                                                       : std::string("host");
+        if (t.name.empty()) t.name = "(" + t.kind + " " + std::to_string(step) + ")";
+      }
+      times.push_back(std::move(t));
+    }
+    return times;
+  });
+}
 
 // ---- Engine::create_execution_context ---------------------------------------------------------------
 
@@ -643,24 +732,8 @@ Expected<std::map<std::string, HostTensor>> ExecutionContext::infer(const std::m
 Expected<void> ExecutionContext::enqueue(void* stream_ptr) {
   return detail::catch_errors(runtime::errc::kInternal, [&]() -> Expected<void> {
     auto& s = *state_;
-    {
-      std::lock_guard lock(s.error_mutex);
-      if (s.deferred) {
-        Error e = *s.deferred;
-        s.deferred.reset();
-        return e;
-      }
-    }
+    if (auto ok = s.prepare(); !ok) return ok;
     auto stream = static_cast<cudaStream_t>(stream_ptr);
-    cudaSetDevice(s.engine->device);
-    if (s.dirty || s.bound_generation != s.engine->generation.load()) {
-      // Host steps of a previous run may still read the old binding's buffers. (An event, not
-      // the stream: the user may have destroyed that stream since.)
-      if (s.ran)
-        if (cudaError_t e = cudaEventSynchronize(s.ev_done); e != cudaSuccess)
-          return detail::cuda_error(runtime::errc::kCuda, "waiting for the previous run", e);
-      if (auto ok = s.bind(); !ok) return ok;
-    }
     const auto done = [&]() -> Expected<void> {
       if (cudaError_t e = cudaEventRecord(s.ev_done, stream); e != cudaSuccess)
         return detail::cuda_error(runtime::errc::kCuda, "recording the end of the run", e);

@@ -114,6 +114,20 @@ struct Op {
   cudaMemcpyKind direction = cudaMemcpyDefault;
   size_t host = 0;     ///< kHost: index into ContextState::host_calls
   size_t streamed = 0; ///< kStreamWait/kStreamDone: index into the streamed-step list
+  int32_t step = -1;   ///< the plan step this op belongs to (-1: the uploads before the first)
+};
+
+/// Timing events of a profiled run: events[i] opens segment i, which runs the ops of plan step
+/// segment_step[i]; the last event closes the last segment.
+struct ProfileMarks {
+  std::vector<cudaEvent_t> events;
+  std::vector<int32_t> segment_step;
+  ProfileMarks() = default;
+  ProfileMarks(const ProfileMarks&) = delete;
+  ProfileMarks& operator=(const ProfileMarks&) = delete;
+  ~ProfileMarks() {
+    for (cudaEvent_t e : events) cudaEventDestroy(e);
+  }
 };
 
 struct ContextState;
@@ -182,7 +196,10 @@ struct ContextState {
 
   ~ContextState();
   Expected<void> bind();
-  Expected<void> issue(cudaStream_t stream);
+  /// Reports a host step's deferred error, and binds when shapes, addresses or weights changed.
+  Expected<void> prepare();
+  /// Issues the bound ops on `stream`; with `marks`, records a timing event at each step boundary.
+  Expected<void> issue(cudaStream_t stream, ProfileMarks* marks = nullptr);
   void run_host(HostCall& call) noexcept;
 };
 

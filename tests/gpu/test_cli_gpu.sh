@@ -80,6 +80,25 @@ assert npy[:6] == b"\x93NUMPY"
 print("ok:   exportTimes / exportOutput / saveOutputs files")
 PY
 
+# 2b. Per-step profile: the table and trtexec's JSON, one entry per step, times over 20 runs.
+run "resnet: dumpProfile + exportProfile" 0 --loadEngine="$tmp/resnet.rtxe" --iterations=20 \
+  --duration=0 --warmUp=0 --dumpProfile --exportProfile="$tmp/profile.json"
+expect "profile table" "=== Profile (20 iterations) ==="
+expect "profile total row" "Total"
+expect "profile written" "runs written to"
+python3 - "$tmp/profile.json" <<'PY' || fail=1
+import json, sys
+prof = json.load(open(sys.argv[1]))
+assert prof[0] == {"count": 20}, prof[0]
+steps = prof[1:]
+assert len(steps) >= 10, f"{len(steps)} steps"
+assert all(s["timeMs"] >= 0 and s["medianMs"] >= 0 for s in steps)
+assert any("[kernel conv]" in s["name"] for s in steps), [s["name"] for s in steps]
+assert abs(sum(s["percentage"] for s in steps) - 100.0) < 1e-3
+assert sum(s["timeMs"] for s in steps) > 0
+print("ok:   exportProfile JSON:", len(steps), "steps")
+PY
+
 # 3. Dynamic shapes: a profile, ONNX TensorProto inputs from the test data set, --check.
 prof_min="input_ids:1x1,attention_mask:1x1,token_type_ids:1x1"
 prof_opt="input_ids:2x16,attention_mask:2x16,token_type_ids:2x16"

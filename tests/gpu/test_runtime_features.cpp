@@ -135,3 +135,43 @@ TEST_CASE("weight streaming: identical results at every budget, with and without
   REQUIRE_FALSE(r.has_value());
   CHECK(r.error().id == "rtx.runtime.115");
 }
+
+TEST_CASE("profile: per-step device times of a run that still writes correct outputs") {
+  for (const char* name : {"transformer_f16", "transformer_f16_streaming"}) {
+    const Network net = test::make_transformer_block<f16>();
+    Engine engine = test::load_engine(name);
+    if (engine.streamable_weights_size() > 0)
+      REQUIRE(engine.set_weight_streaming_budget(0).has_value());  // every weight streams
+    auto ctx = engine.create_execution_context();
+    REQUIRE(ctx.has_value());
+    ctx->set_use_cuda_graph(true);  // profile() never captures, whatever the context's setting
+    Stream stream;
+    test::Bindings b;
+    const std::map<std::string, HostTensor> in = {{"x", gpu::random_tensor(DataType::kF16, {2, 32, 128})}};
+    test::bind(*ctx, in, b);
+    auto steps = ctx->profile(stream.s);
+    REQUIRE_MESSAGE(steps.has_value(), (steps ? "" : steps.error().to_string()));
+    CHECK(ctx->cuda_graph_captures() == 0);
+    test::check_outputs(test::outputs(b), test::reference(net, in), 1e-2, std::string(name) + " profiled run");
+    REQUIRE(steps->size() >= 5);
+    double total = 0;
+    int kernels = 0;
+    for (const StepTime& st : *steps) {
+      CHECK_MESSAGE(st.ms >= 0.0, st.name);
+      CHECK_FALSE(st.name.empty());
+      total += st.ms;
+      kernels += st.kind.rfind("kernel ", 0) == 0 ? 1 : 0;
+    }
+    CHECK(total > 0.0);
+    CHECK(kernels >= 3);
+    MESSAGE(name << ": " << steps->size() << " steps, " << kernels << " kernel steps, " << total << " ms");
+    // The same steps every run, and a normal enqueue afterwards still captures and matches.
+    auto again = ctx->profile(stream.s);
+    REQUIRE(again.has_value());
+    CHECK(again->size() == steps->size());
+    b.buffers.at("y").poison();
+    enqueue(*ctx, stream.s);
+    CHECK(ctx->cuda_graph_captures() == 1);
+    test::check_outputs(test::outputs(b), test::reference(net, in), 1e-2, std::string(name) + " enqueue after profile");
+  }
+}

@@ -377,10 +377,14 @@ class Run {
       out_ << "[I] Times of " << run->traces.size() << " inferences written to " << o_.export_times
            << "\n";
     }
-    if (o_.dump_profile || !o_.export_profile.empty()) {
-      out_ << "[W] --dumpProfile/--exportProfile: per-kernel times need a profiler hook in the "
-              "runtime's execution "
-              "context, which it does not offer yet; no profile is written\n";
+    if (o_.dump_profile) print_profile(out_, run->profile, run->profile_runs);
+    if (!o_.export_profile.empty()) {
+      if (auto w = write_text_file(o_.export_profile, profile_json(run->profile, run->profile_runs),
+                                   errors::kOutputWrite);
+          !w)
+        return fail(w.error());
+      out_ << "[I] Profile of " << run->profile.size() << " steps over " << run->profile_runs
+           << " runs written to " << o_.export_profile << "\n";
     }
     if (int code = emit_outputs(run->outputs); code != kExitOk) return code;
     if (check_) return check(run->inputs, run->outputs);
@@ -492,7 +496,7 @@ int run_cli(std::span<const std::string> args, std::ostream& out, std::ostream& 
   try {
     return Run(o, args, out, err, env)();
   } catch (const std::exception& e) {
-    err << "[E] rtx.cli.304: internal error: " << e.what() << "\n";
+    err << "[E] " << errors::kInternal << ": internal error: " << e.what() << "\n";
     return kExitFailure;
   }
 }

@@ -35,9 +35,9 @@ inline constexpr const char* kOutputWrite = "rtx.cli.206";   // cannot write an 
 inline constexpr const char* kInputRead = "rtx.cli.207";     // cannot read an input file
 // 3xx: devices and features
 inline constexpr const char* kNoGpu = "rtx.cli.301";         // a GPU mode without a usable GPU
-inline constexpr const char* kNotAvailable = "rtx.cli.302";  // needs the builder/runtime
+// rtx.cli.302 is retired (it was "a feature this build does not have"; every build has them all).
 inline constexpr const char* kNoGraph = "rtx.cli.303";       // engine without a network graph
-inline constexpr const char* kModel = "rtx.cli.304";         // the model failed to import/run
+inline constexpr const char* kInternal = "rtx.cli.304";      // internal error (a bug in rtx)
 inline constexpr const char* kCuda = "rtx.cli.305";          // a CUDA call of the benchmark failed
 // 4xx: inspect
 inline constexpr const char* kInspectRead = "rtx.cli.401";  // not an engine nor an ONNX model

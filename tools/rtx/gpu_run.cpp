@@ -8,6 +8,7 @@
 
 #include <cuda_runtime_api.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -397,6 +398,24 @@ Expected<GpuRunResult> run_on_gpu(const EngineSource& source, const Options& opt
         << "), spin wait: " << (options.spin_wait ? "on" : "off")
         << ", data transfers: " << (options.data_transfers ? "timed" : "off") << "\n";
     print_performance(out, result.summary);
+
+    // ---- per-step profile: a separate run without a CUDA graph (as trtexec's
+    // --separateProfileRun), one timing event between steps, as many runs as were timed (at most
+    // 1000), each step's time kept per run ----
+    if (options.dump_profile || !options.export_profile.empty()) {
+      const auto runs = static_cast<size_t>(
+          std::clamp<int64_t>(static_cast<int64_t>(result.traces.size()), 1, 1000));
+      for (size_t k = 0; k < runs; ++k) {
+        const std::vector<StepTime> steps = take(context.profile(stream.s));
+        if (k == 0) {
+          for (const StepTime& st : steps) result.profile.push_back({st.name + " [" + st.kind + "]", {}});
+        }
+        if (steps.size() != result.profile.size())
+          return Error{errors::kCuda, "the profiled runs differ in their steps"};
+        for (size_t i = 0; i < steps.size(); ++i) result.profile[i].times_ms.push_back(steps[i].ms);
+      }
+      result.profile_runs = runs;
+    }
 
     if (!options.runtime_cache_file.empty()) {
       const auto blob = runtime.runtime_cache().serialize();

@@ -32,6 +32,8 @@ struct GpuRunResult {
   std::vector<std::pair<std::string, HostTensor>> outputs;  ///< of the checked inference
   std::vector<InferenceTrace> traces;                       ///< timed inferences
   PerformanceSummary summary;
+  std::vector<LayerProfile> profile;  ///< --dumpProfile/--exportProfile: per step, per run
+  size_t profile_runs = 0;
 };
 
 /// Whether a usable GPU exists; the reason when not ("rtx.jit.201: CUDA driver version is

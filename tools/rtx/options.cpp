@@ -320,7 +320,7 @@ const std::vector<Flag>& flag_table() {
          if (o.warm_up_ms < 0) fail(errors::kBadValue, std::string(f) + ": must be >= 0");
        }},
       {"--avgRuns", "Inference", "<N>",
-       "Average this many consecutive runs in verbose progress lines (default 10).",
+       "With --verbose, print progress every 100 x N inferences (default 10).",
        [](Options& o, std::string_view f, std::string_view v) {
          o.avg_runs = static_cast<int>(parse_int(f, v, 1, 1 << 20));
        }},
@@ -422,12 +422,12 @@ const std::vector<Flag>& flag_table() {
        "Write every timed inference's timestamps as JSON (trtexec's format).",
        [](Options& o, std::string_view, std::string_view v) { o.export_times = v; }},
       {"--exportProfile", "Reporting", "<file>",
-       "Write per-kernel times as JSON (trtexec's format).",
+       "Write per-step (fused layer) times as JSON (trtexec's format), measured in a separate run.",
        [](Options& o, std::string_view, std::string_view v) { o.export_profile = v; }},
       {"--dumpProfile",
        "Reporting",
        {},
-       "Print per-kernel times (measured in a separate, graph-less run).",
+       "Print per-step (fused layer) times, measured in a separate run without a CUDA graph.",
        [](Options& o, std::string_view, std::string_view) { o.dump_profile = true; }},
       {"--separateProfileRun",
        "Reporting",

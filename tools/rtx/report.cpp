@@ -3,6 +3,7 @@
 #include "tools/rtx/report.hpp"
 
 #include <algorithm>
+#include <nlohmann/json.hpp>
 #include <cmath>
 #include <cstdio>
 #include <numeric>
@@ -185,13 +186,11 @@ std::string profile_json(std::span<const LayerProfile> layers, size_t runs) {
   os.precision(9);
   os << "[\n  { \"count\" : " << runs << " }\n";
   for (const auto& l : layers) {
-    std::string name;
-    for (char c : l.name) {
-      if (c == '"' || c == '\\') name += '\\';
-      name += c;
-    }
+    // Layer names come from the model: JSON-escape them (quotes, backslashes, control bytes).
+    const std::string name = nlohmann::json(l.name).dump(-1, ' ', false,
+                                                          nlohmann::json::error_handler_t::replace);
     const double t = layer_total(l);
-    os << ", { \"name\" : \"" << name << "\", \"timeMs\" : " << t
+    os << ", { \"name\" : " << name << ", \"timeMs\" : " << t
        << ", \"averageMs\" : " << (runs ? t / static_cast<double>(runs) : 0.0)
        << ", \"medianMs\" : " << layer_median(l)
        << ", \"percentage\" : " << (total > 0 ? t / total * 100.0 : 0.0) << " }\n";
