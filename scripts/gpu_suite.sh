@@ -7,7 +7,11 @@
 #                               instead of a third build on a 2-core machine), strip them and
 #                               stage them with the shared libraries they need into .carry/gpu
 #                               (git-ignored; carried by the device tool)
-#   scripts/gpu_suite.sh run    there: run every gpu test, then the benchmarks; logs go to
+#   scripts/gpu_suite.sh bundle here: pack, then build the GPU suite's engines on this machine
+#                               (no GPU: rtx_make_test_engines into .carry/test-engines) and put
+#                               everything in one compressed file, .carry-bundle/bundle.tgz
+#                               (git-ignored; carry .carry-bundle: under the device tool's 64 MiB)
+#   scripts/gpu_suite.sh run    there (unpacks the bundle first when it is there): run every gpu test, then the benchmarks; logs go to
 #                               $OUT (or ./gpu-logs) as three files that grow as the run goes
 #                               (tests.log, bench.log, summary.txt: the device tool returns at
 #                               most 8 files); a short summary is printed last.
@@ -69,7 +73,28 @@ for t in json.load(sys.stdin):
   du -sh "$stage"
 }
 
+bundle() {
+  pack
+  local build="$root/${RTX_GPU_BUILD:-build-gpu}"
+  ninja -C "$build" tests/gpu/rtx_make_test_engines >/dev/null || return 1
+  rm -rf "$root/.carry/test-engines"
+  "$build/tests/gpu/rtx_make_test_engines" "$root/.carry/test-engines" || return 1
+  mkdir -p "$root/.carry-bundle"
+  local parts=(gpu test-engines)
+  [ -d "$root/.carry/rtx-cache" ] && parts+=(rtx-cache)
+  tar czf "$root/.carry-bundle/bundle.tgz" -C "$root/.carry" "${parts[@]}"
+  du -sh "$root/.carry-bundle/bundle.tgz"
+}
+
 run() {
+  if [ -f "$root/.carry-bundle/bundle.tgz" ]; then
+    mkdir -p "$root/.carry" && tar xzf "$root/.carry-bundle/bundle.tgz" -C "$root/.carry" || return 1
+  fi
+  # Engines built on the machine without a GPU: the runtime tests run these very files.
+  if [ -z "${RTX_TEST_ENGINES:-}" ] && [ -d "$root/.carry/test-engines" ]; then
+    export RTX_TEST_ENGINES="$root/.carry/test-engines"
+    echo "engines built without a GPU: $RTX_TEST_ENGINES"
+  fi
   local logs=${OUT:-$root/gpu-logs}
   mkdir -p "$logs"
   : > "$logs/tests.log"; : > "$logs/bench.log"
@@ -130,6 +155,7 @@ run() {
 
 case "$mode" in
   pack) pack;;
+  bundle) bundle;;
   run) run;;
-  *) echo "usage: $0 pack|run" >&2; exit 2;;
+  *) echo "usage: $0 pack|bundle|run" >&2; exit 2;;
 esac

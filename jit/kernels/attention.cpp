@@ -39,9 +39,12 @@ Error problem_error(const std::string& what) {
 std::string_view algorithm_name(AttentionAlgorithm a) {
   return a == AttentionAlgorithm::kFlash ? "flash" : "generic";
 }
+/// Element types of the attention kernels: the flash kernel (tensor cores) takes f16 and bf16,
+/// the generic one those and f32.
 bool is_attention_dtype(DataType t) {
-  return t == DataType::kF16 || t == DataType::kBF16;
+  return t == DataType::kF16 || t == DataType::kBF16 || t == DataType::kF32;
 }
+bool is_flash_dtype(DataType t) { return t == DataType::kF16 || t == DataType::kBF16; }
 
 int64_t ceil_div(int64_t a, int64_t b) {
   return (a + b - 1) / b;
@@ -81,7 +84,7 @@ Expected<NodeShape> read_node(const ir::Node& node, std::span<const ir::TensorIn
   NodeShape s;
   s.dtype = q.dtype;
   if (!is_attention_dtype(q.dtype) || k.dtype != q.dtype || v.dtype != q.dtype)
-    return problem_error(node.describe() + ": Q, K and V must all be f16 or all bf16");
+    return problem_error(node.describe() + ": Q, K and V must all be f16, all bf16 or all f32");
   if ((q.rank() != 3 && q.rank() != 4) || k.rank() != q.rank() || v.rank() != q.rank())
     return problem_error(node.describe() + ": Q, K and V must all be 3-D or all 4-D");
   s.three_d = q.rank() == 3;
@@ -143,7 +146,7 @@ int AttentionSpec::threads() const {
 }
 
 Expected<void> AttentionSpec::validate() const {
-  if (!is_attention_dtype(dtype)) return spec_error(*this, "dtype must be f16 or bf16");
+  if (!is_attention_dtype(dtype)) return spec_error(*this, "dtype must be f16, bf16 or f32");
   if (algorithm == AttentionAlgorithm::kGeneric) {
     if (head_dim != 0 || tile != AttentionTile{})
       return spec_error(*this, "the generic kernel has no static head size or tile");
@@ -151,6 +154,7 @@ Expected<void> AttentionSpec::validate() const {
   }
   if (algorithm != AttentionAlgorithm::kFlash)
     return spec_error(*this, "unknown algorithm " + std::to_string(static_cast<int>(algorithm)));
+  if (!is_flash_dtype(dtype)) return spec_error(*this, "the flash kernel takes f16 or bf16");
   if (head_dim != 64 && head_dim != 128)
     return spec_error(*this, "the flash kernel's static head size is 64 or 128");
   const AttentionTile& t = tile;
@@ -197,6 +201,7 @@ std::vector<AttentionSpec> plannable_attention_specs() {
       specs.push_back(AttentionSpec{AttentionAlgorithm::kFlash, t, d, default_attention_tile(d)});
     specs.push_back(AttentionSpec{AttentionAlgorithm::kGeneric, t, 0, AttentionTile{}});
   }
+  specs.push_back(AttentionSpec{AttentionAlgorithm::kGeneric, DataType::kF32, 0, AttentionTile{}});
   return specs;
 }
 
@@ -466,7 +471,8 @@ std::optional<AttentionSpec> plan_attention(const ir::Node& node,
   AttentionSpec spec;
   spec.dtype = s.dtype;
   const bool known = d != ir::kDynamic && dv != ir::kDynamic;
-  if (known && d > 0 && dv > 0 && d <= 128 && dv <= 128 && d % 8 == 0 && dv % 8 == 0) {
+  if (is_flash_dtype(s.dtype) && known && d > 0 && dv > 0 && d <= 128 && dv <= 128 && d % 8 == 0 &&
+      dv % 8 == 0) {
     spec.algorithm = AttentionAlgorithm::kFlash;
     spec.head_dim = std::max(d, dv) <= 64 ? 64 : 128;
     spec.tile = default_attention_tile(spec.head_dim);

@@ -26,6 +26,12 @@ template <class T>
 struct Element;
 
 template <>
+struct Element<float> {  // f32 attention: the generic kernel only (the flash kernel is f16/bf16)
+  __device__ __forceinline__ static float to_float(float x) { return x; }
+  __device__ __forceinline__ static float from_float(float x) { return x; }
+};
+
+template <>
 struct Element<__half> {
   __device__ __forceinline__ static float to_float(__half x) { return __half2float(x); }
   __device__ __forceinline__ static __half from_float(float x) { return __float2half_rn(x); }

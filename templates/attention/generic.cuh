@@ -6,7 +6,8 @@
 // kernel (attention/flash_sm80.cuh) does not cover; correct first, not fast.
 //
 // Contract
-//   template parameters: T       __half or __nv_bfloat16 (Q, K, V, Y and an additive mask)
+//   template parameters: T       __half, __nv_bfloat16 or float (Q, K, V, Y and an additive
+//                                mask); float is how f32 networks run attention on the GPU
 //   block shape:         (128, 1, 1); grid (batch * q_heads * q_seq, 1, 1)
 //   shared memory:       dynamic, (head_dim + v_head_dim + 32) * 4 bytes (<= 48 KiB: the host
 //                        refuses larger head sizes)
@@ -28,7 +29,8 @@ inline constexpr int kGenericChunk = 32;  // keys scored per step
 
 template <class T>
 __global__ void __launch_bounds__(kGenericThreads) attention_generic(const AttentionParams p) {
-  static_assert(sizeof(T) == 2, "rtx: attention_generic takes __half or __nv_bfloat16");
+  static_assert(sizeof(T) == 2 || sizeof(T) == 4,
+                "rtx: attention_generic takes __half, __nv_bfloat16 or float");
   using E = Element<T>;
   using i64 = RTX_STD::int64_t;
   constexpr int kWarps = kGenericThreads / 32;

@@ -5,7 +5,7 @@
 // bool and additive masks with broadcasting and short last dims, fully masked rows (NaN, as the
 // reference), is_causal, scale, softcap, empty tensors. Every planned flash problem also runs on
 // the generic kernel and on other flash tiles. Fresh random inputs, outputs poisoned (NaN) before
-// each launch, bounds per dtype (f16 2e-3, bf16 1.5e-2 relative); each flash result is also
+// each launch, bounds per dtype (f16 2e-3, bf16 1.5e-2, f32 1e-5 relative); each flash result is also
 // recomputed and must be bit-identical (a moving result is a race).
 #include <cuda_runtime_api.h>
 #include <doctest/doctest.h>
@@ -207,8 +207,9 @@ void check_case(const Case& c, DataType dtype) {
   }
 }
 
+// f16 and bf16 (flash or generic), and f32 (generic, CUDA cores).
 void check_both(const Case& c) {
-  for (DataType t : {DataType::kF16, DataType::kBF16}) check_case(c, t);
+  for (DataType t : {DataType::kF16, DataType::kBF16, DataType::kF32}) check_case(c, t);
 }
 
 }  // namespace

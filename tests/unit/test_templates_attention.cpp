@@ -62,7 +62,7 @@ constexpr DataType kBF16 = DataType::kBF16;
 
 TEST_CASE("every plannable attention kernel compiles for every default target") {
   const std::vector<AttentionSpec> specs = plannable_attention_specs();
-  REQUIRE(specs.size() == 6);  // {f16, bf16} x {flash 64, flash 128, generic}; masks: run time
+  REQUIRE(specs.size() == 7);  // {f16, bf16} x {flash 64, flash 128, generic}, f32 generic; masks: run time
   for (const AttentionSpec& s : specs) CHECK_MESSAGE(s.validate(), s.describe());
   const Program program = attention_program(specs);
   const std::vector<Target> targets = default_targets();
@@ -256,9 +256,14 @@ TEST_CASE("plan_attention maps IR Attention nodes to flash or generic specs") {
   in[3] = absent();
   CHECK(plan_attention(unmasked, in) == plain);
 
-  // Not covered: other dtypes, mixed dtypes, past KV, extra outputs, old GPUs, other ops.
+  // f32 runs on the generic kernel (CUDA cores), whatever the head size.
   in = {info(DataType::kF32, {2, 8, 16, 64}), info(DataType::kF32, {2, 8, 16, 64}),
         info(DataType::kF32, {2, 8, 16, 64})};
+  CHECK(plan_attention(node4, in) ==
+        AttentionSpec{AttentionAlgorithm::kGeneric, DataType::kF32, 0, AttentionTile{}});
+  // Not covered: other dtypes, mixed dtypes, past KV, extra outputs, old GPUs, other ops.
+  in = {info(DataType::kF64, {2, 8, 16, 64}), info(DataType::kF64, {2, 8, 16, 64}),
+        info(DataType::kF64, {2, 8, 16, 64})};
   CHECK_FALSE(plan_attention(node4, in));
   in = {info(kF16, {2, 8, 16, 64}), info(kF16, {2, 8, 16, 64}), info(kBF16, {2, 8, 16, 64})};
   CHECK_FALSE(plan_attention(node4, in));
