@@ -17,7 +17,7 @@
 #                               most 8 files); a short summary is printed last.
 #                               RTX_GPU_BUDGET=S stops starting new work S seconds after the
 #                               start (what is left is listed as not run), RTX_GPU_ONLY="a b"
-#                               runs only those tests and benchmarks, RTX_GPU_SKIP_BENCH=1 none.
+#                               runs only those tests (in that order) and benchmarks, RTX_GPU_SKIP_BENCH=1 none.
 # Tests find source-tree data through RTX_SOURCE_ROOT, set here to the repository root.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -131,7 +131,9 @@ run() {
       *) fail=$((fail + 1)); summary+="  FAIL $name (exit $rc, ${secs}s): $(grep -m3 -E 'ERROR|FAILED|error' "/tmp/test_$name.log" | tr '\n' ' ' | cut -c1-300)\n";;
     esac
     printf "%b" "$summary" > "$logs/summary.txt"
-  done < "$stage/tests.txt"
+  done < <(if [ -n "${RTX_GPU_ONLY:-}" ]; then  # in the order RTX_GPU_ONLY names them
+              for want in $RTX_GPU_ONLY; do grep "^$want " "$stage/tests.txt"; done
+            else cat "$stage/tests.txt"; fi)
   if [ "${RTX_GPU_SKIP_BENCH:-0}" != 1 ]; then
     while read -r bench; do
       [ -n "$bench" ] || continue
