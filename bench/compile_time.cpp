@@ -4,9 +4,10 @@
 // object: every image comes from disk). Needs no GPU. The network is ResNet-50 v1.5 in f16 as an
 // exporter leaves it after folding batch norm into the convolutions (53 convolutions with bias,
 // ReLU, residual adds, max pool, global average pool, the classifier), batch 1..32 at 224x224,
-// random weights.
+// random weights. It also prints the size of the engine with and without its weights
+// (BuilderFlag::kSTRIP_PLAN + kREFIT).
 //
-//   compile_time [--targets 80,86,89,90,100,120] [--cache DIR] [--runs N]
+//   compile_time [--targets 80,86,89,90,100,120] [--no-ptx] [--cache DIR] [--runs N]
 //
 // Default targets: the builder's default set (every generation from 8.0 the installed NVRTC
 // supports) plus PTX of the lowest. --runs N repeats the cold build N times (each with a fresh
@@ -89,13 +90,21 @@ void build_resnet50(rtx::Network& net) {
 struct Timed {
   double seconds = 0.0;
   rtx::BuildReport report;
+  size_t bytes = 0;  ///< of the engine
 };
 
+bool g_ptx = true;  // --no-ptx: cubins only
+
 Timed build_once(const rtx::Network& net, const std::vector<rtx::ComputeCapability>& targets,
-                 const fs::path& cache) {
+                 const fs::path& cache, bool stripped = false) {
   rtx::BuilderConfig cfg;
   cfg.set_compute_capabilities(targets);
+  cfg.set_ptx(g_ptx);
   cfg.set_kernel_cache_directory(cache);
+  if (stripped) {  // a weightless engine, refittable later
+    cfg.set_flag(rtx::BuilderFlag::kSTRIP_PLAN);
+    cfg.set_flag(rtx::BuilderFlag::kREFIT);
+  }
   Timed t;
   const auto start = std::chrono::steady_clock::now();
   auto blob = rtx::Builder().build_serialized_network(net, cfg, &t.report);
@@ -104,6 +113,7 @@ Timed build_once(const rtx::Network& net, const std::vector<rtx::ComputeCapabili
     std::fprintf(stderr, "compile_time: build failed: %s\n", blob.error().to_string().c_str());
     std::exit(1);
   }
+  t.bytes = blob->size();
   return t;
 }
 
@@ -124,10 +134,12 @@ int main(int argc, char** argv) {
       }
     } else if (arg == "--cache" && i + 1 < argc) {
       cache_root = argv[++i];
+    } else if (arg == "--no-ptx") {
+      g_ptx = false;
     } else if (arg == "--runs" && i + 1 < argc) {
       runs = std::max(1, std::atoi(argv[++i]));
     } else {
-      std::fprintf(stderr, "usage: compile_time [--targets 80,86,...] [--cache DIR] [--runs N]\n");
+      std::fprintf(stderr, "usage: compile_time [--targets 80,86,...] [--no-ptx] [--cache DIR] [--runs N]\n");
       return 2;
     }
   }
@@ -141,7 +153,7 @@ int main(int argc, char** argv) {
   }
 
   std::vector<double> cold;
-  Timed first_cold, warm;
+  Timed first_cold, warm, stripped;
   for (int r = 0; r < runs; ++r) {
     const fs::path dir = cache_root / ("run" + std::to_string(r));
     fs::remove_all(dir);
@@ -150,6 +162,7 @@ int main(int argc, char** argv) {
     if (r == 0) {
       first_cold = t;
       warm = build_once(net, targets, dir);  // same folder, new cache object: disk hits only
+      stripped = build_once(net, targets, dir, true);
     }
     fs::remove_all(dir);
   }
@@ -167,6 +180,9 @@ int main(int argc, char** argv) {
   std::printf("| warm (same folder, disk hits) | %.2f | %lld of %lld |\n", warm.seconds,
               static_cast<long long>(warm.report.cache_hits),
               static_cast<long long>(warm.report.images));
+  std::printf("engine: full %.2f MiB, weightless (kSTRIP_PLAN + kREFIT) %.3f MiB = %.2f%% of the full one\n",
+              static_cast<double>(warm.bytes) / (1 << 20), static_cast<double>(stripped.bytes) / (1 << 20),
+              100.0 * static_cast<double>(stripped.bytes) / static_cast<double>(warm.bytes));
   if (warm.report.cache_hits != warm.report.images) {
     std::fprintf(stderr, "compile_time: the warm build compiled %lld images\n",
                  static_cast<long long>(warm.report.images - warm.report.cache_hits));

@@ -3,7 +3,8 @@
 // on a 16-core machine, runs one compile at a time per process: two threads compiling take as
 // long as one doing both. So the thread pool's tasks each fork a worker process that runs NVRTC
 // and returns the image through a pipe (Isolation::kSubprocess); in-process compiles remain for
-// single-core machines, RTX_JIT_SUBPROCESS=0, and as the fallback when no process can be made.
+// single-core machines, RTX_JIT_SUBPROCESS=0, AddressSanitizer builds (see resolve()), and as
+// the fallback when no process can be made.
 #include "jit/compiler.hpp"
 
 #include <fcntl.h>
@@ -533,8 +534,25 @@ Expected<CompiledImage> compile_in_worker(const Program& p, const Target& target
 
 }  // namespace
 
+// AddressSanitizer's allocator (GCC 12's libasan) is not locked across fork(): a worker forked
+// while another thread is inside malloc can deadlock in its first allocation, and the parent
+// then waits on its pipe forever (seen in CI's sanitizer pass). Sanitizer builds compile in
+// process; explicit kSubprocess requests are still honoured.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kForkUnsafeAllocator = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+constexpr bool kForkUnsafeAllocator = true;
+#else
+constexpr bool kForkUnsafeAllocator = false;
+#endif
+#else
+constexpr bool kForkUnsafeAllocator = false;
+#endif
+
 Isolation resolve(Isolation isolation) {
   if (isolation != Isolation::kAuto) return isolation;
+  if (kForkUnsafeAllocator) return Isolation::kInProcess;
   const char* env = std::getenv("RTX_JIT_SUBPROCESS");
   if (env && std::string_view(env) == "0") return Isolation::kInProcess;
   return std::thread::hardware_concurrency() > 1 ? Isolation::kSubprocess : Isolation::kInProcess;
