@@ -401,6 +401,7 @@ Expected<void> ContextState::issue(cudaStream_t stream, ProfileMarks* marks) {
     if (auto ok = check(cudaEventCreate(&ev), "creating a profiling event"); !ok) return ok;
     marks->events.push_back(ev);
     marks->segment_step.push_back(step);
+    marks->segment_on_host.push_back(0);
     return check(cudaEventRecord(ev, stream), "recording a profiling event");
   };
   const size_t streamed = stream_copies.size();
@@ -427,6 +428,7 @@ Expected<void> ContextState::issue(cudaStream_t stream, ProfileMarks* marks) {
       if (auto ok = mark(op.step); !ok) return ok;
       open_step = op.step;
     }
+    if (marks && op.kind == Op::Kind::kHost) marks->segment_on_host.back() = 1;
     switch (op.kind) {
       case Op::Kind::kLaunch: {
         const auto& c = op.launch.config;
@@ -460,6 +462,7 @@ Expected<void> ContextState::issue(cudaStream_t stream, ProfileMarks* marks) {
   if (marks && !marks->events.empty()) {
     if (auto ok = mark(-2); !ok) return ok;  // closes the last segment
     marks->segment_step.pop_back();
+    marks->segment_on_host.pop_back();
   }
   if (streamed > 0) {
     if (auto ok = check(cudaEventRecord(ev_join, copy_stream), "recording the join event"); !ok) return ok;
@@ -508,9 +511,11 @@ Expected<std::vector<StepTime>> ExecutionContext::profile(void* stream_ptr) {
         const runtime::Step& st = plan.steps[static_cast<size_t>(step)];
         for (int32_t node : st.nodes)
           t.name += (t.name.empty() ? "" : " + ") + plan.nodes[static_cast<size_t>(node)].name;
-        t.kind = st.kind == runtime::StepKind::kKernel ? "kernel " + st.family
-                 : st.kind == runtime::StepKind::kCopy ? std::string("copy")
-                                                       : std::string("host");
+        // A kernel step whose family could not take these shapes ran on the host.
+        t.kind = marks.segment_on_host[i]                   ? std::string("host")
+                 : st.kind == runtime::StepKind::kKernel ? "kernel " + st.family
+                 : st.kind == runtime::StepKind::kCopy   ? std::string("copy")
+                                                         : std::string("host");
         if (t.name.empty()) t.name = "(" + t.kind + " " + std::to_string(step) + ")";
       }
       times.push_back(std::move(t));

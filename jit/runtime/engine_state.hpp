@@ -122,6 +122,7 @@ struct Op {
 struct ProfileMarks {
   std::vector<cudaEvent_t> events;
   std::vector<int32_t> segment_step;
+  std::vector<char> segment_on_host;  ///< the segment ran a host step (a kernel step can fall back)
   ProfileMarks() = default;
   ProfileMarks(const ProfileMarks&) = delete;
   ProfileMarks& operator=(const ProfileMarks&) = delete;
