@@ -163,7 +163,9 @@ std::vector<jit::Target> resolve_targets(const BuilderConfig& config) {
     if (!info)
       throw Exception(errc::kNoGpu, "ComputeCapability::kCURRENT needs a GPU on this machine: " + info.error().message +
                                         "; list the target compute capabilities instead");
-    const jit::Target t{info->sm(), false, false};
+    // The engine runs on this GPU alone, so on Hopper it may use the arch-specific sm_90a
+    // instructions (wgmma, TMA): the GEMM planner then picks the wgmma kernel.
+    const jit::Target t{info->sm(), info->sm() == 90, false};
     if (auto ok = jit::check_target(t); !ok)
       throw Exception(errc::kBadTargets, "this GPU (sm_" + std::to_string(t.sm) + ") is not a target of the installed NVRTC: " +
                                              ok.error().message);

@@ -85,6 +85,11 @@ class Planner {
     }
     min_sm_ = options_.targets.empty() ? 80 : min_sm;
     if (limit_sm_ == 0) limit_sm_ = 80;
+    // Arch-specific kernels (wgmma) only when every image is the sm_90a cubin.
+    hopper_only_ = !options_.targets.empty() &&
+                   std::all_of(options_.targets.begin(), options_.targets.end(), [](const jit::Target& t) {
+                     return t.sm == 90 && t.arch_specific && !t.ptx;
+                   });
   }
 
   KernelPlan run() {
@@ -250,6 +255,7 @@ class Planner {
     const auto infos = input_infos(anchor);
     k::GemmPlanOptions opts;
     opts.sm = limit_sm_;
+    opts.arch_specific = hopper_only_;
     opts.multiprocessors = options_.multiprocessors;
     auto base = k::plan_gemm(anchor, infos, opts);
     if (!base || !supports_all_targets(*base)) return std::nullopt;
@@ -261,7 +267,10 @@ class Planner {
       const int64_t kdim = info(anchor.inputs[1]).shape[0];
       t.b_k_major = true;
       t.vec_b = k::choose_vector(t.input, kdim == ir::kDynamic ? 1 : kdim, {});
-      if (t.validate() && supports_all_targets(t)) {
+      // TMA reads the (N, K) weight by rows of K: they must be 16-byte multiples.
+      const bool tma_rows = t.algorithm != k::GemmAlgorithm::kWgmma || (kdim != ir::kDynamic && kdim % 8 == 0);
+      if (t.algorithm == k::GemmAlgorithm::kWgmma) t.vec_b = 8;
+      if (tma_rows && t.validate() && supports_all_targets(t)) {
         base = t;
       } else {
         transpose.reset();
@@ -516,6 +525,7 @@ class Planner {
   std::vector<std::vector<NodeId>> consumers_;
   int limit_sm_ = 0;
   int min_sm_ = 80;
+  bool hopper_only_ = false;  ///< every target is sm_90a: wgmma GEMMs allowed
   std::vector<char> claimed_;
 };
 

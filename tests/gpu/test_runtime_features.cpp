@@ -175,3 +175,32 @@ TEST_CASE("profile: per-step device times of a run that still writes correct out
     test::check_outputs(test::outputs(b), test::reference(net, in), 1e-2, std::string(name) + " enqueue after profile");
   }
 }
+
+TEST_CASE("kCURRENT: an engine for this GPU alone (wgmma GEMMs on Hopper), with graphs and weight streaming") {
+  int device = 0;
+  cudaDeviceProp prop{};
+  REQUIRE(cudaGetDevice(&device) == cudaSuccess);
+  REQUIRE(cudaGetDeviceProperties(&prop, device) == cudaSuccess);
+  const Network net = test::make_transformer_block<f16>();
+  for (bool streaming : {false, true}) {
+    BuilderConfig config;
+    config.set_compute_capabilities({ComputeCapability::kCURRENT});
+    if (streaming) config.set_flag(BuilderFlag::kWEIGHT_STREAMING);
+    auto blob = Builder().build_serialized_network(net, config);
+    REQUIRE_MESSAGE(blob.has_value(), (blob ? "" : blob.error().to_string()));
+    const std::string text(reinterpret_cast<const char*>(blob->data()), blob->size());
+    if (prop.major == 9 && prop.minor == 0) CHECK_MESSAGE(text.find("gemm_wgmma") != std::string::npos, "no wgmma kernel on sm_90");
+    Runtime runtime;
+    auto engine = runtime.deserialize(blob->bytes());
+    REQUIRE_MESSAGE(engine.has_value(), (engine ? "" : engine.error().to_string()));
+    if (streaming) REQUIRE(engine->set_weight_streaming_budget(engine->streamable_weights_size() / 3).has_value());
+    auto ctx = engine->create_execution_context();
+    REQUIRE(ctx.has_value());
+    ctx->set_use_cuda_graph(true);
+    for (int64_t batch : {1, 3, 4, 3}) {
+      const std::map<std::string, HostTensor> in = {{"x", gpu::random_tensor(DataType::kF16, {batch, 32, 128})}};
+      test::check_outputs(test::run(*ctx, in), test::reference(net, in), 1e-2,
+                          std::string("kCURRENT transformer batch ") + std::to_string(batch) + (streaming ? " streaming" : ""));
+    }
+  }
+}

@@ -359,3 +359,44 @@ TEST_CASE("launch preparation: every kernel step of the test models prepares at 
     }
   }
 }
+
+TEST_CASE("plan: an engine for sm_90a alone takes the wgmma GEMM; any portable target keeps mma.sync") {
+  const Network net = test::make_mlp<f16>(64, 128, 16);
+  const auto gemm_kernels = [&](std::vector<jit::Target> targets) {
+    ir::Graph g = detail::graph_of(net);
+    ir::run_passes(g, ir::default_pipeline());
+    builder::PlannerOptions o;
+    o.targets = std::move(targets);
+    std::string names;
+    for (const auto& k : builder::plan_kernels(g, o).kernels) names += k.name_expression + "\n";
+    return names;
+  };
+  const std::string hopper = gemm_kernels({{90, true, false}});
+  CHECK(hopper.find("gemm_wgmma") != std::string::npos);
+  CHECK(hopper.find("gemm_mma") == std::string::npos);
+  {  // the transformer block's projections read their (N, K) weights K-major through TMA
+    ir::Graph g = detail::graph_of(test::make_transformer_block<f16>());
+    ir::run_passes(g, ir::default_pipeline());
+    builder::PlannerOptions o;
+    o.targets = {{90, true, false}};
+    const auto kp = builder::plan_kernels(g, o);
+    int wgmma = 0;
+    for (const auto& k : kp.kernels) wgmma += k.name_expression.find("gemm_wgmma") != std::string::npos;
+    CHECK(wgmma > 0);
+    std::vector<std::vector<int64_t>> s = {{4, 32, 128}};
+    CHECK_NOTHROW((void)runtime::resolve(kp.plan, s));
+  }
+  for (auto targets : {std::vector<jit::Target>{{90, false, false}},
+                       std::vector<jit::Target>{{80, false, false}, {90, true, false}},
+                       std::vector<jit::Target>{{90, true, false}, {90, false, true}}}) {
+    const std::string portable = gemm_kernels(targets);
+    CHECK(portable.find("gemm_mma") != std::string::npos);
+    CHECK(portable.find("gemm_wgmma") == std::string::npos);
+  }
+  // f32 has no wgmma path: tf32 mma.sync even on sm_90a.
+  ir::Graph g = detail::graph_of(test::make_mlp<f32>(64, 128, 16));
+  ir::run_passes(g, ir::default_pipeline());
+  builder::PlannerOptions o;
+  o.targets = {{90, true, false}};
+  for (const auto& k : builder::plan_kernels(g, o).kernels) CHECK(k.name_expression.find("gemm_wgmma") == std::string::npos);
+}
