@@ -8,6 +8,7 @@
 // (BuilderFlag::kSTRIP_PLAN + kREFIT).
 //
 //   compile_time [--targets 80,86,89,90,100,120] [--no-ptx] [--cache DIR] [--runs N]
+//                [--save-weightless FILE]   (also writes the weightless engine, for `rtx inspect`)
 //
 // Default targets: the builder's default set (every generation from 8.0 the installed NVRTC
 // supports) plus PTX of the lowest. --runs N repeats the cold build N times (each with a fresh
@@ -94,6 +95,7 @@ struct Timed {
 };
 
 bool g_ptx = true;  // --no-ptx: cubins only
+fs::path g_save_weightless;  // --save-weightless: where the weightless engine goes (for `rtx inspect`)
 
 Timed build_once(const rtx::Network& net, const std::vector<rtx::ComputeCapability>& targets,
                  const fs::path& cache, bool stripped = false) {
@@ -114,6 +116,12 @@ Timed build_once(const rtx::Network& net, const std::vector<rtx::ComputeCapabili
     std::exit(1);
   }
   t.bytes = blob->size();
+  if (stripped && !g_save_weightless.empty()) {
+    if (auto saved = blob->save(g_save_weightless); !saved) {
+      std::fprintf(stderr, "compile_time: %s\n", saved.error().to_string().c_str());
+      std::exit(1);
+    }
+  }
   return t;
 }
 
@@ -134,12 +142,14 @@ int main(int argc, char** argv) {
       }
     } else if (arg == "--cache" && i + 1 < argc) {
       cache_root = argv[++i];
+    } else if (arg == "--save-weightless" && i + 1 < argc) {
+      g_save_weightless = argv[++i];
     } else if (arg == "--no-ptx") {
       g_ptx = false;
     } else if (arg == "--runs" && i + 1 < argc) {
       runs = std::max(1, std::atoi(argv[++i]));
     } else {
-      std::fprintf(stderr, "usage: compile_time [--targets 80,86,...] [--no-ptx] [--cache DIR] [--runs N]\n");
+      std::fprintf(stderr, "usage: compile_time [--targets 80,86,...] [--no-ptx] [--cache DIR] [--runs N] [--save-weightless FILE]\n");
       return 2;
     }
   }
