@@ -85,6 +85,12 @@ void check_io_list(const json& list, const std::string& key) {
       throw Exception(E::kMetadataKeyType,
                       "metadata " + where + ".shape must be an array of integers (-1 = dynamic)");
     }
+    if (t.contains("dim_names") &&
+        (!t["dim_names"].is_array() || t["dim_names"].size() != t["shape"].size() ||
+         !std::all_of(t["dim_names"].begin(), t["dim_names"].end(), [](const json& d) { return d.is_string(); }))) {
+      throw Exception(E::kMetadataKeyType,
+                      "metadata " + where + ".dim_names must be an array of strings, one per dim");
+    }
   }
 }
 

@@ -142,6 +142,9 @@ class Engine {
   Expected<DataType> tensor_dtype(std::string_view name) const;
   /// Declared shape: -1 for dims that vary within the profile.
   Expected<std::vector<int64_t>> tensor_shape(std::string_view name) const;
+  /// Symbolic names of the dims of `name` as the model declared them (ONNX `dim_param`; "" for
+  /// an unnamed dim); empty when the model named none. Inputs sharing a name share the extent.
+  Expected<std::vector<std::string>> tensor_dim_names(std::string_view name) const;
   /// The profile bound of input `name` (static inputs: their shape).
   Expected<std::vector<int64_t>> profile_shape(std::string_view name,
                                                OptProfileSelector which) const;

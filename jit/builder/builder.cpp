@@ -227,8 +227,12 @@ void apply_profiles(ir::Graph& graph, const BuilderConfig& config) {
   }
 }
 
-nlohmann::json io_entry(const runtime::PlanValue& v) {
-  return {{"name", v.name}, {"dtype", std::string(to_string(v.info.dtype))}, {"shape", v.info.shape}};
+nlohmann::json io_entry(const runtime::PlanValue& v, const ir::Graph& graph) {
+  nlohmann::json e = {{"name", v.name}, {"dtype", std::string(to_string(v.info.dtype))}, {"shape", v.info.shape}};
+  // Symbolic dim names let tools give inputs that share a dim one extent (FORMAT.md).
+  const ir::ValueId id = graph.find_value(v.name);
+  if (id != ir::kNoValue && !graph.value(id).dim_names.empty()) e["dim_names"] = graph.value(id).dim_names;
+  return e;
 }
 
 struct CompileOutcome {
@@ -360,8 +364,8 @@ Expected<HostMemory> Builder::build_serialized_network(const Network& network, c
     model.min_runtime_version = 0;
     model.device_memory_bytes = static_cast<uint64_t>(device_weight_bytes + at_max.arena_bytes);
     nlohmann::json inputs = nlohmann::json::array(), outputs = nlohmann::json::array();
-    for (int32_t v : plan.inputs) inputs.push_back(builder::io_entry(plan.values[static_cast<size_t>(v)]));
-    for (int32_t v : plan.outputs) outputs.push_back(builder::io_entry(plan.values[static_cast<size_t>(v)]));
+    for (int32_t v : plan.inputs) inputs.push_back(builder::io_entry(plan.values[static_cast<size_t>(v)], graph));
+    for (int32_t v : plan.outputs) outputs.push_back(builder::io_entry(plan.values[static_cast<size_t>(v)], graph));
     nlohmann::json profile = nlohmann::json::object();
     for (const auto& [name, p] : plan.profiles)
       profile[name] = {{"min", p.min}, {"opt", p.opt}, {"max", p.max}};

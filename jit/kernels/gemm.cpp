@@ -629,6 +629,20 @@ Expected<void> make_tma(dev::TmaDescriptor& desc, const void* ptr, DataType dtyp
 
 }  // namespace
 
+Expected<void> make_tma_maps(const GemmSpec& spec, const GemmProblem& p, const GemmBuffers& b,
+                             dev::TmaDescriptor& a_map, dev::TmaDescriptor& b_map) {
+  const int64_t batch = p.batch_count();
+  const int64_t a_bs = p.a_batch.empty() ? 0 : p.a_batch[0];
+  const int64_t b_bs = p.b_batch.empty() ? 0 : p.b_batch[0];
+  // A: K-major box (64 k, 128 rows); M-major box (64 m, 64 k). B likewise with BN rows.
+  auto ok_a = p.a_k_major ? make_tma(a_map, b.a, spec.input, p.k, p.m, p.lda, batch, a_bs, 64, 128)
+                          : make_tma(a_map, b.a, spec.input, p.m, p.k, p.lda, batch, a_bs, 64, 64);
+  if (!ok_a) return ok_a;
+  return p.b_k_major ? make_tma(b_map, b.b, spec.input, p.k, p.n, p.ldb, batch, b_bs, 64,
+                                static_cast<uint32_t>(spec.tile.bn))
+                     : make_tma(b_map, b.b, spec.input, p.n, p.k, p.ldb, batch, b_bs, 64, 64);
+}
+
 Expected<void> run(const GemmSpec& spec, const Kernel& kernel, const GemmProblem& p,
                    const GemmBuffers& b, void* stream) {
   if (auto ok = can_implement(spec, p, b); !ok) return ok;
@@ -640,18 +654,8 @@ Expected<void> run(const GemmSpec& spec, const Kernel& kernel, const GemmProblem
       return ok;
   }
   if (spec.algorithm == GemmAlgorithm::kWgmma) {
-    const int64_t batch = p.batch_count();
-    const int64_t a_bs = p.a_batch.empty() ? 0 : p.a_batch[0];
-    const int64_t b_bs = p.b_batch.empty() ? 0 : p.b_batch[0];
-    // A: K-major box (64 k, 128 rows); M-major box (64 m, 64 k). B likewise with BN rows.
     dev::TmaDescriptor ta, tb;
-    auto ok_a = p.a_k_major ? make_tma(ta, b.a, spec.input, p.k, p.m, p.lda, batch, a_bs, 64, 128)
-                            : make_tma(ta, b.a, spec.input, p.m, p.k, p.lda, batch, a_bs, 64, 64);
-    if (!ok_a) return ok_a;
-    auto ok_b = p.b_k_major ? make_tma(tb, b.b, spec.input, p.k, p.n, p.ldb, batch, b_bs, 64,
-                                       static_cast<uint32_t>(spec.tile.bn))
-                            : make_tma(tb, b.b, spec.input, p.n, p.k, p.ldb, batch, b_bs, 64, 64);
-    if (!ok_b) return ok_b;
+    if (auto ok = make_tma_maps(spec, p, b, ta, tb); !ok) return ok;
     void* args[] = {&params, &ta, &tb};
     return kernel.launch(lc.grid, lc.block, lc.shared_bytes, stream, args);
   }

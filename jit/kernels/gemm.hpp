@@ -170,6 +170,11 @@ LaunchConfig launch_config(const GemmSpec& spec, const GemmProblem& problem);
 rtx::kernels::gemm::GemmParams make_params(const GemmSpec& spec, const GemmProblem& problem,
                                            const GemmBuffers& buffers);
 
+/// The wgmma kernel's second and third parameters: TMA maps of A and B over `buffers` (needs the
+/// CUDA driver: cuTensorMapEncodeTiled through cudart's entry-point lookup).
+Expected<void> make_tma_maps(const GemmSpec& spec, const GemmProblem& problem, const GemmBuffers& buffers,
+                             rtx::kernels::gemm::TmaDescriptor& a_map, rtx::kernels::gemm::TmaDescriptor& b_map);
+
 /// Checks, then launches `kernel` (compiled from `spec`) on `stream` (a cudaStream_t). An empty
 /// output launches nothing.
 Expected<void> run(const GemmSpec& spec, const Kernel& kernel, const GemmProblem& problem,

@@ -262,6 +262,13 @@ Expected<NormLaunch> make_launch(const NormSpec& spec, const NormArgs& args) {
     }
   }
   const int in_bytes = dtype_bytes(spec.input), out_bytes = dtype_bytes(spec.output());
+  // Every access is at least one element wide: a pointer off its element size would fault.
+  const int param_bytes = dtype_bytes(spec.kind == NormKind::kRmsNorm ? spec.scale : spec.input);
+  if (!is_aligned(args.in, static_cast<size_t>(in_bytes)) || !is_aligned(args.out, static_cast<size_t>(out_bytes)) ||
+      (p.scale && !is_aligned(p.scale, static_cast<size_t>(param_bytes))) ||
+      (p.bias && !is_aligned(p.bias, static_cast<size_t>(param_bytes))) ||
+      (p.mean && !is_aligned(p.mean, 4)) || (p.inv_std && !is_aligned(p.inv_std, 4)))
+    return bad_args("a buffer is not aligned to its element size");
   bool vectorized = (cols * in_bytes) % 16 == 0 && (cols * out_bytes) % 16 == 0 &&
                     is_aligned(args.in, 16) && is_aligned(args.out, 16);
   if (p.scale) vectorized = vectorized && is_aligned(p.scale, 16);

@@ -723,6 +723,12 @@ Expected<rtx::kernels::PointwiseParams> make_params(const PointwiseSpec& spec,
   for (size_t k = 0; k < n_in; ++k) p.in[k] = args.in[k];
   if (n == 0) return p;
   if (!args.out) return bad_args("output buffer is null");
+  // Every access is at least one element wide: a pointer off its element size would fault.
+  if (!is_aligned(args.out, static_cast<size_t>(dtype_bytes(spec.output))))
+    return bad_args("output buffer is not aligned to its element size");
+  for (size_t k = 0; k < n_in; ++k)
+    if (args.in[k] && !is_aligned(args.in[k], static_cast<size_t>(dtype_bytes(spec.inputs[k]))))
+      return bad_args("input " + std::to_string(k) + " buffer is not aligned to its element size");
 
   // Broadcast strides of every input against the output (right-aligned, numpy rules).
   const size_t rank = out.size();

@@ -433,7 +433,9 @@ Expected<void> ContextState::issue(cudaStream_t stream, ProfileMarks* marks) {
       case Op::Kind::kLaunch: {
         const auto& c = op.launch.config;
         if (c.grid.x == 0 || c.grid.y == 0 || c.grid.z == 0) break;
-        void* args[] = {const_cast<std::byte*>(op.launch.params.data())};
+        void* args[3] = {const_cast<std::byte*>(op.launch.params.data()), nullptr, nullptr};
+        for (size_t i = 0; i < op.launch.tensor_maps.size() && i < 2; ++i)
+          args[i + 1] = const_cast<kernels::gemm::TmaDescriptor*>(&op.launch.tensor_maps[i]);
         const jit::Kernel& k = engine->kernels[static_cast<size_t>(op.launch.index)];
         if (auto ok = k.launch(c.grid, c.block, c.shared_bytes, stream, args); !ok)
           return Error{errc::kCuda, ok.error().message};

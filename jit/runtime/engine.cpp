@@ -153,6 +153,17 @@ Expected<Engine> load(serialization::EngineModel model, const RuntimeCache& cach
   st->io_values = plan.inputs;
   st->num_inputs = plan.inputs.size();
   st->io_values.insert(st->io_values.end(), plan.outputs.begin(), plan.outputs.end());
+  // Symbolic dim names (ONNX dim_param), optional in the metadata: inputs, then outputs.
+  for (const char* key : {"network.inputs", "network.outputs"}) {
+    const auto& list = m.metadata.at(key);
+    for (size_t i = 0; i < list.size(); ++i) {
+      std::vector<std::string> names;
+      if (list[i].contains("dim_names") && list[i]["dim_names"].is_array())
+        for (const auto& d : list[i]["dim_names"]) names.push_back(d.is_string() ? d.get<std::string>() : std::string());
+      st->io_dim_names.push_back(std::move(names));
+    }
+  }
+  st->io_dim_names.resize(st->io_values.size());
   const size_t n = plan.values.size();
   st->device_data.assign(n, 0);
   for (int which = 0; which < 3; ++which) {
@@ -346,6 +357,12 @@ Expected<std::vector<int64_t>> Engine::tensor_shape(std::string_view name) const
   const int32_t i = io_index(*state_, name);
   if (i < 0) return unknown(*state_, name);
   return state_->plan.values[static_cast<size_t>(state_->io_values[static_cast<size_t>(i)])].info.shape;
+}
+
+Expected<std::vector<std::string>> Engine::tensor_dim_names(std::string_view name) const {
+  const int32_t i = io_index(*state_, name);
+  if (i < 0) return unknown(*state_, name);
+  return state_->io_dim_names[static_cast<size_t>(i)];
 }
 
 Expected<std::vector<int64_t>> Engine::profile_shape(std::string_view name, OptProfileSelector which) const {

@@ -78,6 +78,7 @@ struct EngineState {
   std::mutex smem_mutex;
   std::vector<int32_t> io_values;    ///< inputs then outputs (value ids)
   size_t num_inputs = 0;
+  std::vector<std::vector<std::string>> io_dim_names;  ///< per I/O tensor; empty when unnamed
   int64_t max_arena = 0;          ///< activation bytes at the profile's largest shapes
   std::vector<char> device_data;  ///< per value: a weight/constant the device reads
 

@@ -127,10 +127,14 @@ class Prepare {
     buf.bias = addr("bias");
     buf.c = addr("c");
     buf.residual = addr("residual");
-    if (spec->algorithm != k::GemmAlgorithm::kMmaSync)
-      return Error{"rtx.jit.401", "the runtime launches mma.sync GEMMs only (spec '" + spec->describe() + "')"};
     if (auto ok = k::can_implement(*spec, p, buf); !ok) return ok.error();
-    return Launches{{spec->name_expression(), -1, k::launch_config(*spec, p), bytes_of(k::make_params(*spec, p, buf))}};
+    PreparedLaunch launch{spec->name_expression(), -1, k::launch_config(*spec, p), bytes_of(k::make_params(*spec, p, buf)), {}};
+    const auto& g = launch.config.grid;
+    if (spec->algorithm == k::GemmAlgorithm::kWgmma && g.x > 0 && g.z > 0) {
+      launch.tensor_maps.resize(2);
+      if (auto ok = k::make_tma_maps(*spec, p, buf, launch.tensor_maps[0], launch.tensor_maps[1]); !ok) return ok.error();
+    }
+    return Launches{std::move(launch)};
   }
 
   Expected<Launches> attention() {

@@ -17,6 +17,7 @@
 #include "jit/kernels/common.hpp"
 #include "jit/runtime/plan.hpp"
 #include "rtx/error.hpp"
+#include "templates/gemm/params.cuh"
 
 namespace rtx::runtime {
 
@@ -26,6 +27,9 @@ struct PreparedLaunch {
   int32_t index = -1;                  ///< the kernel's index, filled in by the runtime
   jit::kernels::LaunchConfig config;   ///< grid 0 in some extent: nothing to launch (empty output)
   std::vector<std::byte> params;       ///< the by-value parameter block
+  /// TMA maps passed by value after the block, in order (the wgmma GEMM's A and B maps); built
+  /// from the launch's addresses, so they change when the addresses do.
+  std::vector<kernels::gemm::TmaDescriptor> tensor_maps = {};
 };
 
 /// The device address of a value (nullptr when it has none).

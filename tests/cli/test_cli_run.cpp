@@ -305,3 +305,33 @@ TEST_CASE("stripped engine + --refitFromOnnx gives the engine built with weights
   CHECK(r.code == 1);
   CHECK(has(r.err, "rtx.serialization.70"));
 }
+
+TEST_CASE("shared dim names: one input's --shapes sizes the others, at build and from a loaded engine") {
+  const std::string model = std::string(RTX_SOURCE_DIR) + "/tests/models/bert_tiny/model.onnx";
+  TempDir dir;
+  // --shapes for input_ids alone: attention_mask and token_type_ids share (batch, sequence).
+  auto built = rtx_cli({"--onnx=" + model, "--shapes=input_ids:2x16", "--computeCapabilities=80", "--saveEngine=" + dir.file("one.rtxe"),
+                        "--skipInference"});
+  INFO(built.out << built.err);
+  REQUIRE(built.code == 0);
+  auto profile = rtx_cli({"inspect", dir.file("one.rtxe"), "--json"});
+  REQUIRE(profile.code == 0);
+  const auto j = nlohmann::json::parse(profile.out);
+  CHECK(j["metadata"]["profiles"][0]["attention_mask"]["max"] == nlohmann::json::array({2, 16}));
+  CHECK(j["metadata"]["network.inputs"][1]["dim_names"] == nlohmann::json::array({"batch", "sequence"}));
+  // A dynamic engine: --shapes for one input sets the shape of all three.
+  auto dynamic = rtx_cli({"--onnx=" + model, "--minShapes=input_ids:1x1,attention_mask:1x1,token_type_ids:1x1",
+                          "--optShapes=input_ids:2x16,attention_mask:2x16,token_type_ids:2x16",
+                          "--maxShapes=input_ids:8x128,attention_mask:8x128,token_type_ids:8x128", "--computeCapabilities=80",
+                          "--saveEngine=" + dir.file("dyn.rtxe"), "--skipInference"});
+  REQUIRE(dynamic.code == 0);
+  auto run = rtx_cli({"--loadEngine=" + dir.file("dyn.rtxe"), "--shapes=input_ids:3x40", "--backend=reference"});
+  INFO(run.out << run.err);
+  CHECK(run.code == 0);
+  CHECK(has(run.out, "Input 'token_type_ids': i64 3x40"));
+  CHECK(has(run.out, "Input 'attention_mask': i64 3x40"));
+  // A name no bounded input carries still needs its own range.
+  auto missing = rtx_cli({"--onnx=" + model, "--shapes=attention_mask:2x16,token_type_ids:2x16", "--computeCapabilities=80",
+                          "--saveEngine=" + dir.file("x.rtxe"), "--skipInference"});
+  CHECK(missing.code == 0);  // input_ids shares both names with the mask: sized too
+}

@@ -202,5 +202,13 @@ TEST_CASE("kCURRENT: an engine for this GPU alone (wgmma GEMMs on Hopper), with 
       test::check_outputs(test::run(*ctx, in), test::reference(net, in), 1e-2,
                           std::string("kCURRENT transformer batch ") + std::to_string(batch) + (streaming ? " streaming" : ""));
     }
+    // Every step ran as a kernel: a launch the runtime could not prepare would fall back to the
+    // host silently (right results, far slower).
+    Stream stream;
+    test::Bindings b;
+    test::bind(*ctx, {{"x", gpu::random_tensor(DataType::kF16, {2, 32, 128})}}, b);
+    auto steps = ctx->profile(stream.s);
+    REQUIRE_MESSAGE(steps.has_value(), (steps ? "" : steps.error().to_string()));
+    for (const StepTime& st : *steps) CHECK_MESSAGE(st.kind != "host", "step '" << st.name << "' ran on the host");
   }
 }

@@ -194,6 +194,7 @@ class Run {
                          {*find_shape(o_.min_shapes, name), opt, *find_shape(o_.max_shapes, name)});
     }
     // Without min/opt/max, --shapes makes a single-shape profile (trtexec's rule).
+    std::vector<ir::ValueId> unbounded;
     for (auto v : g.inputs()) {
       const auto& val = g.value(v);
       const bool dynamic = std::any_of(val.info.shape.begin(), val.info.shape.end(),
@@ -201,6 +202,38 @@ class Run {
       if (!dynamic || config.profiles().count(val.name) || g.profiles().count(val.name)) continue;
       if (const auto* s = find_shape(o_.shapes, val.name)) {
         config.set_profile(val.name, {*s, *s, *s});
+        continue;
+      }
+      unbounded.push_back(v);
+    }
+    // An input whose dynamic dims all carry symbolic names (ONNX dim_param) that a bounded input
+    // also carries takes those extents at each bound: --shapes=input_ids:2x16 fixes the
+    // attention mask of a BERT export too.
+    for (auto v : unbounded) {
+      const auto& val = g.value(v);
+      std::vector<int64_t> bound[3];
+      bool named = val.dim_names.size() == val.info.shape.size();
+      for (int b = 0; b < 3 && named; ++b) {
+        bound[b] = val.info.shape;
+        for (size_t d = 0; d < bound[b].size() && named; ++d) {
+          if (bound[b][d] >= 0) continue;
+          named = false;
+          for (auto u : g.inputs()) {
+            const auto& other = g.value(u);
+            const auto p = config.profiles().find(other.name);
+            if (p == config.profiles().end() || other.dim_names.size() != other.info.shape.size()) continue;
+            const auto& dims = b == 0 ? p->second.min : b == 1 ? p->second.opt : p->second.max;
+            for (size_t e = 0; e < other.dim_names.size() && e < dims.size() && !named; ++e)
+              if (!val.dim_names[d].empty() && other.dim_names[e] == val.dim_names[d]) {
+                bound[b][d] = dims[e];
+                named = true;
+              }
+            if (named) break;
+          }
+        }
+      }
+      if (named) {
+        config.set_profile(val.name, {bound[0], bound[1], bound[2]});
         continue;
       }
       std::string example;

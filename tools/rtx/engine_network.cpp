@@ -5,6 +5,7 @@
 #include "tools/rtx/engine_network.hpp"
 
 #include <deque>
+#include <map>
 
 #include "ir/graph.hpp"
 #include "jit/runtime/plan.hpp"
@@ -22,9 +23,17 @@ Expected<Network> network_from_engine(const serialization::EngineModel& model) {
     const runtime::ExecutionPlan plan = runtime::plan_from_json(model.metadata["plan"]);
     ir::Graph g;
     std::vector<ir::ValueId> id(plan.values.size(), ir::kNoValue);
+    // Symbolic dim names of the inputs (optional metadata), so inputs that share one share the extent.
+    std::map<std::string, std::vector<std::string>> dim_names;
+    if (model.metadata.contains("network.inputs") && model.metadata["network.inputs"].is_array())
+      for (const auto& t : model.metadata["network.inputs"])
+        if (t.is_object() && t.contains("name") && t["name"].is_string() && t.contains("dim_names"))
+          dim_names[t["name"].get<std::string>()] = t["dim_names"].get<std::vector<std::string>>();
     for (int32_t v : plan.inputs) {
       const auto& pv = plan.values.at(static_cast<size_t>(v));
-      id[static_cast<size_t>(v)] = g.add_input(pv.name, pv.info.dtype, pv.info.shape);
+      const auto names = dim_names.find(pv.name);
+      id[static_cast<size_t>(v)] = g.add_input(pv.name, pv.info.dtype, pv.info.shape,
+                                               names == dim_names.end() ? std::vector<std::string>{} : names->second);
     }
     for (size_t v = 0; v < plan.values.size(); ++v) {
       const auto& pv = plan.values[v];

@@ -231,6 +231,7 @@ Expected<GpuRunResult> run_on_gpu(const EngineSource& source, const Options& opt
       d.name = name;
       d.dtype = take(engine.tensor_dtype(name));
       d.dims = take(engine.tensor_shape(name));
+      d.dim_names = take(engine.tensor_dim_names(name));
       if (std::any_of(d.dims.begin(), d.dims.end(), [](int64_t v) { return v < 0; })) {
         d.min = take(engine.profile_shape(name, OptProfileSelector::kMIN));
         d.opt = take(engine.profile_shape(name, OptProfileSelector::kOPT));
