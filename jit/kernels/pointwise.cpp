@@ -392,9 +392,8 @@ class NodeRenderer {
     }
     if (!is_int_type(out_)) return unsupported("Pow on bool");
     if (is_floating(e)) {
-      return "static_cast<" + storage(out_) +
-             ">(rtx::kernels::truncate_to_int<long long>(pow(rtx::kernels::cast<double>(" + x(0) +
-             "), rtx::kernels::cast<double>(" + x(1) + "))))";
+      return "static_cast<" + storage(out_) + ">(rtx::kernels::int_base_pow(static_cast<long long>(" + x(0) +
+             "), rtx::kernels::cast<double>(" + x(1) + ")))";
     }
     return call("rtx::kernels::int_pow", {x(0), "static_cast<long long>(" + x(1) + ")"});
   }

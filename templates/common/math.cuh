@@ -200,6 +200,16 @@ RTX_DEVICE inline T int_pow(T base, long long e) {
   return static_cast<T>(result);
 }
 
+/// Integer base, floating exponent: numpy's rule, the double power truncated toward zero (and
+/// saturated). CUDA's pow is only within 2 ulp, so pow(-3.0, 1.0) may come out as
+/// -2.9999999999999996 and truncate to -2: an integral exponent whose result is exact in double
+/// (|result| < 2^53) takes the exact integer power instead.
+RTX_DEVICE inline long long int_base_pow(long long base, double e) {
+  const double p = pow(static_cast<double>(base), e);
+  if (e >= 0.0 && e == floor(e) && fabs(p) < 9.0e15) return int_pow<long long>(base, static_cast<long long>(e));
+  return truncate_to_int<long long>(p);
+}
+
 /// Round half to even then saturate to [lo, hi]; NaN -> 0 (QuantizeLinear's integer rule before
 /// the zero point is added).
 RTX_DEVICE inline long long round_half_even_clamped(double q, long long lo, long long hi) {
