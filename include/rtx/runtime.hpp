@@ -234,6 +234,10 @@ class ExecutionContext {
   bool use_cuda_graph() const;
   /// Number of CUDA graph captures so far (a replay does not count).
   int64_t cuda_graph_captures() const;
+  /// Kernel steps that the latest enqueue ran on the host because their kernel cannot take the
+  /// current shapes or addresses (a dynamic dim that broke alignment): one line each, naming the
+  /// layers and the reason. Right results, far slower: tools should warn.
+  std::vector<std::string> host_fallbacks() const;
 
   /// Activation memory needed for the current shapes (bytes, 256-byte aligned).
   int64_t device_memory_size() const;

@@ -198,6 +198,7 @@ Expected<void> ContextState::bind() {
     if (auto ok = workspace.reserve(workspace_need); !ok) return ok;
   }
   std::vector<HostPlan> host_plans;
+  std::vector<std::string> fallbacks;
   std::vector<int32_t> host_plan_of(plan.steps.size(), -1);
   int64_t staging_need = 0;
   for (int32_t v : r.uploads) staging_need += runtime::align_up(r.bytes[static_cast<size_t>(v)], 256);
@@ -236,6 +237,9 @@ Expected<void> ContextState::bind() {
       }
       if (launch.error().id == errc::kBadPlan) return launch.error();
       // The family cannot run these shapes or addresses: the step's nodes run on the host.
+      std::string layers;
+      for (int32_t node : step.nodes) layers += (layers.empty() ? "" : " + ") + plan.nodes[static_cast<size_t>(node)].name;
+      fallbacks.push_back("'" + layers + "' (" + step.family + "): " + launch.error().to_string());
     }
     HostPlan hp;
     hp.step = s;
@@ -262,6 +266,7 @@ Expected<void> ContextState::bind() {
   // ---- ops ----
   ops.clear();
   host_calls.clear();
+  host_fallbacks = std::move(fallbacks);
   host_values.assign(n, HostTensor{});
   char* stage = static_cast<char*>(staging.ptr);
   const auto take = [&](int64_t bytes) {
@@ -631,6 +636,7 @@ void* ExecutionContext::tensor_address(std::string_view name) const {
 void ExecutionContext::set_use_cuda_graph(bool on) { state_->use_graph = on; }
 bool ExecutionContext::use_cuda_graph() const { return state_->use_graph; }
 int64_t ExecutionContext::cuda_graph_captures() const { return state_->captures; }
+std::vector<std::string> ExecutionContext::host_fallbacks() const { return state_->host_fallbacks; }
 
 int64_t ExecutionContext::device_memory_size() const {
   auto& s = *state_;

@@ -171,6 +171,7 @@ struct ContextState {
   std::vector<std::unique_ptr<HostCall>> host_calls;
   std::vector<std::vector<StreamCopy>> stream_copies;  ///< per streamed step
   std::vector<HostTensor> host_values;                 ///< outputs of host steps, on the host
+  std::vector<std::string> host_fallbacks;             ///< kernel steps the binding runs on the host, why
 
   // Memory.
   DeviceMemory arena_owned;

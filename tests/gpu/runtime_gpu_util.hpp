@@ -97,6 +97,7 @@ inline std::map<std::string, HostTensor> run(ExecutionContext& ctx, const std::m
   auto ok = ctx.enqueue(stream);
   REQUIRE_MESSAGE(ok.has_value(), (ok ? "" : ok.error().to_string()));
   REQUIRE(cudaStreamSynchronize(stream) == cudaSuccess);
+  for (const std::string& why : ctx.host_fallbacks()) MESSAGE("host fallback: " << why);  // right but slow: shown
   return outputs(b);
 }
 

@@ -210,5 +210,6 @@ TEST_CASE("kCURRENT: an engine for this GPU alone (wgmma GEMMs on Hopper), with 
     auto steps = ctx->profile(stream.s);
     REQUIRE_MESSAGE(steps.has_value(), (steps ? "" : steps.error().to_string()));
     for (const StepTime& st : *steps) CHECK_MESSAGE(st.kind != "host", "step '" << st.name << "' ran on the host");
+    for (const std::string& why : ctx->host_fallbacks()) FAIL_CHECK("host fallback: " << why);
   }
 }

@@ -282,6 +282,9 @@ Expected<GpuRunResult> run_on_gpu(const EngineSource& source, const Options& opt
     }
     take(context.enqueue(stream.s));
     RTX_CLI_CUDA(cudaStreamSynchronize(stream.s));
+    // Kernel steps that cannot take these shapes run on the reference evaluator: right, but slow.
+    for (const std::string& why : context.host_fallbacks())
+      out << "[W] A kernel step runs on the host for these shapes: " << why << "\n";
     for (size_t k = 0; k < output_names.size(); ++k) {
       HostTensor t = output_templates[k].clone();
       RTX_CLI_CUDA(cudaMemcpy(t.mutable_data(), device_outputs[k]->ptr, t.byte_size(),
