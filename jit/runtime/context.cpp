@@ -29,6 +29,13 @@ void CUDART_CB host_trampoline(void* user) {
   call->ctx->run_host(*call);
 }
 
+/// The layers a step runs, "conv_1 + relu_1" (profiles and fallback warnings name steps so).
+std::string step_layers(const runtime::ExecutionPlan& plan, const runtime::Step& step) {
+  std::string layers;
+  for (int32_t node : step.nodes) layers += (layers.empty() ? "" : " + ") + plan.nodes[static_cast<size_t>(node)].name;
+  return layers;
+}
+
 int32_t io_index(const EngineState& s, std::string_view name) {
   for (size_t i = 0; i < s.io_values.size(); ++i)
     if (s.plan.values[static_cast<size_t>(s.io_values[i])].name == name) return static_cast<int32_t>(i);
@@ -237,9 +244,7 @@ Expected<void> ContextState::bind() {
       }
       if (launch.error().id == errc::kBadPlan) return launch.error();
       // The family cannot run these shapes or addresses: the step's nodes run on the host.
-      std::string layers;
-      for (int32_t node : step.nodes) layers += (layers.empty() ? "" : " + ") + plan.nodes[static_cast<size_t>(node)].name;
-      fallbacks.push_back("'" + layers + "' (" + step.family + "): " + launch.error().to_string());
+      fallbacks.push_back("'" + step_layers(plan, step) + "' (" + step.family + "): " + launch.error().to_string());
     }
     HostPlan hp;
     hp.step = s;
@@ -516,8 +521,7 @@ Expected<std::vector<StepTime>> ExecutionContext::profile(void* stream_ptr) {
         t.kind = "copy";
       } else {
         const runtime::Step& st = plan.steps[static_cast<size_t>(step)];
-        for (int32_t node : st.nodes)
-          t.name += (t.name.empty() ? "" : " + ") + plan.nodes[static_cast<size_t>(node)].name;
+        t.name = detail::step_layers(plan, st);
         // A kernel step whose family could not take these shapes ran on the host.
         t.kind = marks.segment_on_host[i]                   ? std::string("host")
                  : st.kind == runtime::StepKind::kKernel ? "kernel " + st.family
