@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <mutex>
 #include <set>
 
@@ -16,6 +17,7 @@
 #include "ir/graph.hpp"
 #include "ir/op_registry.hpp"
 #include "ir/passes.hpp"
+#include "ir/quant_passes.hpp"
 #include "jit/builder/planner.hpp"
 #include "jit/cache.hpp"
 #include "jit/compiler.hpp"
@@ -115,6 +117,33 @@ void fold_constants_keep_weights(ir::Graph& graph, const ir::PassOptions& option
   }
 }
 
+/// All-zero zero points of QuantizeLinear / DequantizeLinear that are weights become constants:
+/// symmetric quantization is what lets a Q/DQ pattern run as an integer or fp8 GEMM (those kernels
+/// have no zero points), so the engine's kernels depend on it and a refit must not change it.
+/// A weight also read as anything else stays a weight.
+void freeze_zero_points(ir::Graph& graph, const ir::PassOptions&) {
+  std::map<ValueId, bool> only_zero_point;  // weight -> every reader takes it as a zero point
+  for (const ir::Node& n : graph.nodes()) {
+    if (n.dead) continue;
+    for (size_t i = 0; i < n.inputs.size(); ++i) {
+      const ValueId v = n.inputs[i];
+      if (v == ir::kNoValue || graph.value(v).kind != ir::ValueKind::kWeight) continue;
+      const bool zero_point = i == 2 && (n.op == ir::OpKind::kQuantizeLinear || n.op == ir::OpKind::kDequantizeLinear);
+      auto [it, fresh] = only_zero_point.emplace(v, zero_point);
+      if (!fresh) it->second = it->second && zero_point;
+    }
+  }
+  for (ValueId v : graph.outputs())
+    if (auto it = only_zero_point.find(v); it != only_zero_point.end()) it->second = false;
+  for (const auto& [v, zero_point] : only_zero_point) {
+    const HostTensor* data = graph.constant_data(v);
+    if (!zero_point || data == nullptr) continue;
+    bool zero = true;
+    for (int64_t i = 0; zero && i < data->element_count(); ++i) zero = data->get_double(i) == 0.0;
+    if (zero) graph.make_constant(v, HostTensor(*data));
+  }
+}
+
 /// A graph output that is an input, weight or constant (after folding) gets an Identity node, so
 /// every output is written by a step of the plan (into the user's buffer).
 void materialize_outputs(ir::Graph& graph, const ir::PassOptions&) {
@@ -134,12 +163,14 @@ void materialize_outputs(ir::Graph& graph, const ir::PassOptions&) {
 }
 
 std::span<const ir::Pass> builder_pipeline() {
-  static constexpr std::array<ir::Pass, 7> kPasses = {{
+  static constexpr std::array<ir::Pass, 9> kPasses = {{
       {"fold_constants", fold_constants_keep_weights},
       {"fuse_patterns", ir::fuse_patterns},
       {"fold_constants_again", fold_constants_keep_weights},
       {"remove_identities", ir::remove_identities},
       {"remove_dead_nodes", ir::remove_dead_nodes},
+      {"freeze_zero_points", freeze_zero_points},
+      {"fold_quantized_gemms", ir::fold_quantized_gemms},
       {"materialize_outputs", materialize_outputs},
       {"infer_shapes", [](ir::Graph& g, const ir::PassOptions&) { g.infer_shapes(); }},
   }};

@@ -9,6 +9,7 @@
 #include <set>
 #include <sstream>
 
+#include "ir/quant_passes.hpp"
 #include "jit/kernels/attention.hpp"
 #include "jit/kernels/conv.hpp"
 #include "jit/kernels/gemm.hpp"
@@ -16,6 +17,7 @@
 #include "jit/kernels/norm.hpp"
 #include "jit/kernels/pointwise.hpp"
 #include "jit/kernels/pool.hpp"
+#include "jit/kernels/qgemm.hpp"
 #include "jit/kernels/reduce.hpp"
 #include "jit/runtime/errors.hpp"
 
@@ -108,6 +110,9 @@ class Planner {
     };
     // GEMMs first: a group may absorb a node that comes before its anchor (the transpose of a
     // weight), which the in-order pass below would otherwise give to another family.
+    // Quantized GEMMs before float ones: a folded pattern claims its Q/DQ nodes with the anchor.
+    for (NodeId id : order)
+      if (auto qgemm = plan_qgemm_group(id)) add_group(std::move(*qgemm));
     for (NodeId id : order)
       if (auto gemm = plan_gemm_group(id)) add_group(std::move(*gemm));
     for (NodeId id : order) {
@@ -247,6 +252,31 @@ class Planner {
   }
 
   // ---- GEMM: MatMul/Gemm [+ bias] [+ activation] [+ residual] ----
+  /// A MatMul/Gemm that fold_quantized_gemms() annotated, with its Q/DQ pattern as one
+  /// quantized GEMM kernel; nullopt (the nodes then run unfused) when the pattern no longer holds
+  /// or no kernel of the family runs it on every target.
+  std::optional<Group> plan_qgemm_group(NodeId id) const {
+    const ir::Node& anchor = g_.node(id);
+    if (anchor.op != OpKind::kMatMul && anchor.op != OpKind::kGemm) return std::nullopt;
+    if (anchor.attr_string(std::string(ir::kQuantGemmAttr), "").empty()) return std::nullopt;
+    auto match = ir::match_quant_gemm(g_, id);
+    if (!match) return std::nullopt;
+    for (NodeId n : match->nodes)
+      if (claimed_[static_cast<size_t>(n)]) return std::nullopt;
+    k::QGemmPlanOptions opts;
+    opts.sm = limit_sm_;
+    opts.arch_specific = hopper_only_;
+    opts.multiprocessors = options_.multiprocessors;
+    auto spec = k::plan_qgemm(g_, *match, opts);
+    if (!spec || !supports_all_targets(*spec)) return std::nullopt;
+    Group gr;
+    gr.kind = StepKind::kKernel;
+    gr.nodes = match->nodes;
+    for (const auto& [role, v] : match->operands()) gr.operands[role] = v;
+    add_kernels(gr, "qgemm", *spec, spec->program());
+    return gr;
+  }
+
   std::optional<Group> plan_gemm_group(NodeId id) const {
     const ir::Node& anchor = g_.node(id);
     if (anchor.op != OpKind::kMatMul && anchor.op != OpKind::kGemm) return std::nullopt;

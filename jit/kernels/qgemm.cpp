@@ -668,6 +668,16 @@ Expected<void> make_tma_8bit(rtx::kernels::gemm::TmaDescriptor& desc, const void
 
 }  // namespace
 
+Expected<void> make_tma_maps(const QGemmSpec& spec, const QGemmProblem& q, const QGemmBuffers& b,
+                             rtx::kernels::gemm::TmaDescriptor& a_map, rtx::kernels::gemm::TmaDescriptor& b_map) {
+  const GemmProblem& p = q.shape;
+  const int64_t batch = p.batch_count();
+  const int64_t a_bs = p.a_batch.empty() ? 0 : p.a_batch[0];
+  const int64_t b_bs = p.b_batch.empty() ? 0 : p.b_batch[0];
+  if (auto ok = make_tma_8bit(a_map, b.a, p.k, p.m, p.lda, batch, a_bs, 128); !ok) return ok;
+  return make_tma_8bit(b_map, b.b, p.k, p.n, p.ldb, batch, b_bs, static_cast<uint32_t>(spec.tile.bn));
+}
+
 Expected<void> run(const QGemmSpec& spec, const Kernel& kernel, const QGemmProblem& q,
                    const QGemmBuffers& b, void* stream) {
   if (auto ok = can_implement(spec, q, b); !ok) return ok;
@@ -678,14 +688,8 @@ Expected<void> run(const QGemmSpec& spec, const Kernel& kernel, const QGemmProbl
     if (auto ok = kernel.set_max_dynamic_shared_memory(static_cast<int>(lc.shared_bytes)); !ok) return ok;
   }
   if (spec.algorithm == QGemmAlgorithm::kWgmma) {
-    const GemmProblem& p = q.shape;
-    const int64_t batch = p.batch_count();
-    const int64_t a_bs = p.a_batch.empty() ? 0 : p.a_batch[0];
-    const int64_t b_bs = p.b_batch.empty() ? 0 : p.b_batch[0];
     rtx::kernels::gemm::TmaDescriptor ta, tb;
-    if (auto ok = make_tma_8bit(ta, b.a, p.k, p.m, p.lda, batch, a_bs, 128); !ok) return ok;
-    if (auto ok = make_tma_8bit(tb, b.b, p.k, p.n, p.ldb, batch, b_bs, static_cast<uint32_t>(spec.tile.bn)); !ok)
-      return ok;
+    if (auto ok = make_tma_maps(spec, q, b, ta, tb); !ok) return ok;
     void* args[] = {&params, &ta, &tb};
     return kernel.launch(lc.grid, lc.block, lc.shared_bytes, stream, args);
   }

@@ -172,6 +172,11 @@ LaunchConfig launch_config(const QGemmSpec& spec, const QGemmProblem& problem);
 rtx::kernels::qgemm::QGemmParams make_params(const QGemmSpec& spec, const QGemmProblem& problem,
                                              const QGemmBuffers& buffers);
 
+/// The two TMA maps (A, B) that the wgmma kernel takes after its parameter block; built per
+/// launch because they hold the buffer addresses (the runtime and run() share this).
+Expected<void> make_tma_maps(const QGemmSpec& spec, const QGemmProblem& problem, const QGemmBuffers& buffers,
+                             rtx::kernels::gemm::TmaDescriptor& a_map, rtx::kernels::gemm::TmaDescriptor& b_map);
+
 /// Checks, then launches `kernel` (compiled from `spec`) on `stream`; the wgmma kernel gets its
 /// TMA maps built here. An empty output launches nothing.
 Expected<void> run(const QGemmSpec& spec, const Kernel& kernel, const QGemmProblem& problem,

@@ -14,6 +14,7 @@
 #include "jit/kernels/norm.hpp"
 #include "jit/kernels/pointwise.hpp"
 #include "jit/kernels/pool.hpp"
+#include "jit/kernels/qgemm.hpp"
 #include "jit/kernels/reduce.hpp"
 #include "jit/runtime/errors.hpp"
 
@@ -133,6 +134,28 @@ class Prepare {
     if (spec->algorithm == k::GemmAlgorithm::kWgmma && g.x > 0 && g.z > 0) {
       launch.tensor_maps.resize(2);
       if (auto ok = k::make_tma_maps(*spec, p, buf, launch.tensor_maps[0], launch.tensor_maps[1]); !ok) return ok.error();
+    }
+    return Launches{std::move(launch)};
+  }
+
+  /// A folded quantized GEMM (ir::match_quant_gemm): operands by the group's roles.
+  Expected<Launches> qgemm() {
+    auto spec = read_spec<k::QGemmSpec>(step_);
+    if (!spec) return spec.error();
+    const int32_t a = value("a"), b = value("b"), b_scale = value("b_scale");
+    if (a < 0 || b < 0 || b_scale < 0 || !has("d")) return bad_step(step_, "no a, b, b_scale or d operand");
+    auto problem = k::qgemm_problem(*spec, shape(a), shape(b), shape(b_scale));
+    if (!problem) return problem.error();
+    const k::QGemmBuffers buf{addr("a"),     addr("b"),    out("d"),       addr("a_scale"), addr("b_scale"),
+                              addr("b_zero"), addr("bias"), addr("y_scale"), addr("y_zero")};
+    if (auto ok = k::can_implement(*spec, *problem, buf); !ok) return ok.error();
+    PreparedLaunch launch{spec->name_expression(), -1, k::launch_config(*spec, *problem),
+                          bytes_of(k::make_params(*spec, *problem, buf)), {}};
+    const auto& g = launch.config.grid;
+    if (spec->algorithm == k::QGemmAlgorithm::kWgmma && g.x > 0 && g.z > 0) {
+      launch.tensor_maps.resize(2);
+      if (auto ok = k::make_tma_maps(*spec, *problem, buf, launch.tensor_maps[0], launch.tensor_maps[1]); !ok)
+        return ok.error();
     }
     return Launches{std::move(launch)};
   }
@@ -297,27 +320,23 @@ Expected<void> check_spec(const Step& step) {
   return {};
 }
 
+/// Parses the spec and runs its structural checks (the families whose templates have static
+/// requirements).
+template <class Spec>
+Expected<void> check_validated_spec(const Step& step) {
+  auto s = read_spec<Spec>(step);
+  if (!s) return s.error();
+  if (auto ok = s->validate(); !ok) return bad_step(step, ok.error().message);
+  return {};
+}
+
 }  // namespace
 
 Expected<void> check_kernel_step(const ExecutionPlan&, const Step& step) {
-  if (step.family == "gemm") {
-    auto s = read_spec<k::GemmSpec>(step);
-    if (!s) return s.error();
-    if (auto ok = s->validate(); !ok) return bad_step(step, ok.error().message);
-    return {};
-  }
-  if (step.family == "attention") {
-    auto s = read_spec<k::AttentionSpec>(step);
-    if (!s) return s.error();
-    if (auto ok = s->validate(); !ok) return bad_step(step, ok.error().message);
-    return {};
-  }
-  if (step.family == "conv") {
-    auto s = read_spec<k::ConvSpec>(step);
-    if (!s) return s.error();
-    if (auto ok = s->validate(); !ok) return bad_step(step, ok.error().message);
-    return {};
-  }
+  if (step.family == "gemm") return check_validated_spec<k::GemmSpec>(step);
+  if (step.family == "qgemm") return check_validated_spec<k::QGemmSpec>(step);
+  if (step.family == "attention") return check_validated_spec<k::AttentionSpec>(step);
+  if (step.family == "conv") return check_validated_spec<k::ConvSpec>(step);
   if (step.family == "pointwise") return check_spec<k::PointwiseSpec>(step);
   if (step.family == "norm") return check_spec<k::NormSpec>(step);
   if (step.family == "reduce") return check_spec<k::ReduceSpec>(step);
@@ -341,6 +360,7 @@ Expected<std::vector<PreparedLaunch>> prepare_kernel_step(const ExecutionPlan& p
   try {
     Prepare p(plan, step, args);
     if (step.family == "gemm") return p.gemm();
+    if (step.family == "qgemm") return p.qgemm();
     if (step.family == "attention") return p.attention();
     if (step.family == "conv") return p.conv();
     if (step.family == "pointwise") return p.pointwise();

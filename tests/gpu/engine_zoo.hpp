@@ -92,6 +92,9 @@ inline const std::vector<ZooEntry>& engine_zoo() {
        [](BuilderConfig& c) { c.set_flag(BuilderFlag::kWEIGHT_STREAMING); }},
       {"transformer_f16_streaming", [] { return make_transformer_block<f16>(); },
        [](BuilderConfig& c) { c.set_flag(BuilderFlag::kWEIGHT_STREAMING); }},
+      // Explicit int8 Q/DQ: folded into int8 GEMM kernels (every default target runs int8).
+      {"qmlp_f16", [] { return make_quantized_mlp<f16>(); }},
+      {"qtransformer_f16", [] { return make_quantized_transformer_block<f16>(); }},
   };
   return zoo;
 }

@@ -31,8 +31,9 @@ std::map<std::string, HostTensor> random_inputs(const Network& net, const std::v
   return {{"x", gpu::random_tensor(dt, x_shape)}};
 }
 
+/// `all_on_gpu`: every kernel step must run as planned (no host fallback).
 void check_model(const std::string& engine_name, const Network& net, DataType dt,
-                 const std::vector<std::vector<int64_t>>& shapes, double bound) {
+                 const std::vector<std::vector<int64_t>>& shapes, double bound, bool all_on_gpu = false) {
   Engine engine = load_engine(engine_name);
   MESSAGE(engine_name << ": image " << engine.image_target() << ", " << engine.num_kernels() << " kernels");
   auto ctx = engine.create_execution_context();
@@ -41,6 +42,7 @@ void check_model(const std::string& engine_name, const Network& net, DataType dt
     const auto inputs = random_inputs(net, shape, dt);
     const auto got = test::run(*ctx, inputs);
     check_outputs(got, reference(net, inputs), bound, engine_name + " at " + shape_to_string(shape));
+    if (all_on_gpu) CHECK(ctx->host_fallbacks().empty());
   }
 }
 
@@ -74,6 +76,27 @@ TEST_CASE("engines: CNN f32 (convolutions on the host, classifier GEMM) at batch
 TEST_CASE("engines: transformer block f16 (attention, fused residuals) at batch 1, 2, 4") {
   check_model("transformer_f16", test::make_transformer_block<f16>(), DataType::kF16,
               {{1, 32, 128}, {2, 32, 128}, {4, 32, 128}}, 1e-2);
+}
+
+TEST_CASE("engines: int8 MLP (Q/DQ folded into int8 GEMMs, requantized between layers) at batch 1, 7, 64") {
+  const Network net = test::make_quantized_mlp<f16>();
+  check_model("qmlp_f16", net, DataType::kF16, {{1, 64}, {7, 64}, {64, 64}}, 3e-2, true);
+  // The int8 GEMMs are what ran: the profile names their kernels.
+  Engine engine = load_engine("qmlp_f16");
+  auto ctx = engine.create_execution_context();
+  REQUIRE(ctx.has_value());
+  test::Bindings b;
+  test::bind(*ctx, random_inputs(net, {9, 64}, DataType::kF16), b);
+  auto steps = ctx->profile(nullptr);
+  REQUIRE_MESSAGE(steps.has_value(), (steps ? "" : steps.error().to_string()));
+  int qgemm = 0;
+  for (const auto& step : *steps) qgemm += step.kind == "kernel qgemm" ? 1 : 0;
+  CHECK(qgemm == 2);
+}
+
+TEST_CASE("engines: int8 transformer block (six int8 projections, attention, norms) at batch 1, 2, 4") {
+  check_model("qtransformer_f16", test::make_quantized_transformer_block<f16>(), DataType::kF16,
+              {{1, 32, 128}, {2, 32, 128}, {4, 32, 128}}, 3e-2, true);
 }
 
 TEST_CASE("engines: ONNX ResNet-style CNN") { check_onnx("resnet_tiny_onnx", "resnet_tiny", 5e-3); }

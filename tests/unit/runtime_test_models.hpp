@@ -121,4 +121,67 @@ Network make_transformer_block(int64_t seq = 32, int64_t dim = 128, int64_t head
   return net;
 }
 
+/// Explicit int8 quantization of a linear layer, as quantization toolkits export it: x
+/// quantized and dequantized per tensor (scale `x_scale`, zero point 0), the weight stored int8
+/// (out, in) with one scale per output channel, then linear() in T. The builder folds each such
+/// layer (with its bias, activation and a following QuantizeLinear) into one int8 GEMM kernel.
+template <class T, class X>
+X quantized_linear(Network& net, Pseudo& rng, const X& x, const std::string& name, int64_t in, int64_t out,
+                   double x_scale, bool bias = true) {
+  const DataType dt = T::value;
+  const double w_scale = 1.0 / (127.0 * std::sqrt(double(in)));
+  auto w = net.weight<i8, 2>(name + ".weight", rng.tensor(DataType::kINT8, {out, in}, 127.0));
+  auto s = net.weight<T, 1>(name + ".weight_scale", rng.tensor(dt, {out}, 0.2 * w_scale, w_scale));
+  QuantOptions per_output_channel;
+  per_output_channel.axis = 0;
+  auto xq = dequantize<T>(quantize<i8>(x, x_scale), x_scale);
+  auto wq = dequantize(w, s, per_output_channel);
+  if (!bias) return linear(xq, wq);
+  auto b = net.weight<T, 1>(name + ".bias", rng.tensor(dt, {out}, 0.1));
+  return linear(xq, wq, b);
+}
+
+/// make_mlp with int8 layers (quantized_linear): x (batch, in) -> int8 linear + relu -> int8
+/// linear. Batch profile [1, 64], opt 8.
+template <class T>
+Network make_quantized_mlp(int64_t in = 64, int64_t hidden = 128, int64_t out = 16, uint64_t seed = 5) {
+  Pseudo rng(seed);
+  Network net;
+  auto x = net.input<T>("x", {dynamic, in});
+  net.set_profile("x", {1, in}, {8, in}, {64, in});
+  auto h = relu(quantized_linear<T>(net, rng, x, "fc1", in, hidden, 1.0 / 64));
+  net.output(quantized_linear<T>(net, rng, h, "fc2", hidden, out, 1.0 / 32), "y");
+  return net;
+}
+
+/// make_transformer_block with every projection an int8 layer (quantized_linear; q, k and v
+/// share one quantized input). Batch profile [1, 4], opt 2.
+template <class T>
+Network make_quantized_transformer_block(int64_t seq = 32, int64_t dim = 128, int64_t heads = 2, uint64_t seed = 6) {
+  Pseudo rng(seed);
+  const DataType dt = T::value;
+  Network net;
+  auto x = net.input<T>("x", {dynamic, seq, dim});
+  net.set_profile("x", {1, seq, dim}, {2, seq, dim}, {4, seq, dim});
+  auto ln1s = net.weight<T, 1>("ln1.scale", rng.tensor(dt, {dim}, 0.2, 1.0));
+  auto ln1b = net.weight<T, 1>("ln1.bias", rng.tensor(dt, {dim}, 0.1));
+  auto ln2s = net.weight<T, 1>("ln2.scale", rng.tensor(dt, {dim}, 0.2, 1.0));
+  auto ln2b = net.weight<T, 1>("ln2.bias", rng.tensor(dt, {dim}, 0.1));
+  // Activation scales cover the ranges seen: layer-norm outputs within about +-4, attention
+  // outputs and gelu outputs within about +-2.
+  auto h = layer_norm(x, ln1s, ln1b);
+  AttentionOptions ao;
+  ao.q_num_heads = heads;
+  ao.kv_num_heads = heads;
+  auto q = quantized_linear<T>(net, rng, h, "attn.q", dim, dim, 4.0 / 127, false);
+  auto k = quantized_linear<T>(net, rng, h, "attn.k", dim, dim, 4.0 / 127, false);
+  auto v = quantized_linear<T>(net, rng, h, "attn.v", dim, dim, 4.0 / 127, false);
+  auto a = attention(q, k, v, ao);
+  auto x1 = add(quantized_linear<T>(net, rng, a, "attn.out", dim, dim, 2.0 / 127), x);
+  auto h2 = layer_norm(x1, ln2s, ln2b);
+  auto m = gelu(quantized_linear<T>(net, rng, h2, "mlp.fc1", dim, 2 * dim, 4.0 / 127));
+  net.output(add(quantized_linear<T>(net, rng, m, "mlp.fc2", 2 * dim, dim, 2.0 / 127), x1), "y");
+  return net;
+}
+
 }  // namespace rtx::test

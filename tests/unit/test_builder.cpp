@@ -389,6 +389,50 @@ TEST_CASE("builder: a transformer block fuses projections, attention and residua
   check_plan_computes_network(model, net, {{"x", rng.tensor(DataType::kF16, {3, 32, 128})}});
 }
 
+TEST_CASE("builder: explicit int8 Q/DQ layers become int8 GEMM kernels") {
+  SUBCASE("MLP: the second layer's input quantization is the first kernel's epilogue") {
+    Network net = test::make_quantized_mlp<f16>();
+    BuildReport report;
+    auto blob = Builder().build_serialized_network(net, config_for({ComputeCapability::kSM80}), &report);
+    REQUIRE_MESSAGE(blob.has_value(), (blob ? "" : blob.error().to_string()));
+    CHECK(report.host_ops.empty());
+    const auto model = read(*blob);
+    const auto plan = plan_of(model);
+    std::vector<std::string> families;
+    for (const auto& s : plan.steps) families.push_back(s.kind == runtime::StepKind::kKernel ? s.family : runtime::to_string(s.kind));
+    // x's QuantizeLinear (pointwise), fc1 (+bias, relu, the next QuantizeLinear), fc2 (+bias).
+    CHECK(families == std::vector<std::string>{"pointwise", "qgemm", "qgemm"});
+    CHECK(plan.steps[1].spec.at("epilogue").at("quantize") == true);
+    CHECK(plan.steps[1].spec.at("output") == "i8");
+    CHECK(plan.steps[2].spec.at("output") == "f16");
+    // All-zero zero points are build-time constants; the int8 weights and scales stay weights.
+    std::set<std::string> weights;
+    for (const auto& w : model.weights) weights.insert(w.name);
+    CHECK(weights == std::set<std::string>{"fc1.weight", "fc1.weight_scale", "fc1.bias", "fc2.weight",
+                                           "fc2.weight_scale", "fc2.bias"});
+    test::Pseudo rng(21);
+    check_plan_computes_network(model, net, {{"x", rng.tensor(DataType::kF16, {5, 64})}});
+  }
+  SUBCASE("transformer block: six int8 projections, q/k/v sharing one quantized input") {
+    Network net = test::make_quantized_transformer_block<f16>();
+    BuildReport report;
+    auto blob = Builder().build_serialized_network(net, config_for({ComputeCapability::kSM90}), &report);
+    REQUIRE_MESSAGE(blob.has_value(), (blob ? "" : blob.error().to_string()));
+    CHECK(report.host_ops.empty());
+    const auto model = read(*blob);
+    const auto plan = plan_of(model);
+    int qgemms = 0, gemms = 0;
+    for (const auto& s : plan.steps) {
+      qgemms += s.family == "qgemm" ? 1 : 0;
+      gemms += s.family == "gemm" ? 1 : 0;
+    }
+    CHECK(qgemms == 6);
+    CHECK(gemms == 0);
+    test::Pseudo rng(22);
+    check_plan_computes_network(model, net, {{"x", rng.tensor(DataType::kF16, {2, 32, 128})}});
+  }
+}
+
 TEST_CASE("builder: sm_75 has no GEMM kernel, so GEMMs run on the host there") {
   Network net = test::make_mlp<f32>(16, 16, 4);
   BuildReport report;
