@@ -29,11 +29,35 @@ pack() {
   local build="$root/${RTX_GPU_BUILD:-build-gpu}"
   [ -f "$build/build.ninja" ] || meson setup "$build" -Dbuildtype=release -Db_ndebug=if-release >/dev/null
   local tests
+  # "name executable args...": arguments naming files of the source tree become @ROOT@/...; an
+  # ONNX node-test root (--root LABEL=DIR) is staged under .carry/gpu/node/LABEL, with only the
+  # test folders of the family the test asks for (the GPU machine has no such data).
+  rm -rf "$stage" && mkdir -p "$stage/bin" "$stage/lib"
   tests=$(meson introspect "$build" --tests | python3 -c '
-import json, sys
+import json, os, re, shutil, sys
+root, stage = sys.argv[1], sys.argv[2]
+ops = {"quantization": ("quantizelinear",)}
 for t in json.load(sys.stdin):
-    if "gpu" in t["suite"] or any(s.endswith(":gpu") for s in t["suite"]):
-        print(t["name"], t["cmd"][0])')
+    if not ("gpu" in t["suite"] or any(s.endswith(":gpu") for s in t["suite"])):
+        continue
+    cmd = t["cmd"]
+    args = cmd[1:]
+    family = args[args.index("--family") + 1] if "--family" in args else None
+    out = []
+    for i, a in enumerate(args):
+        if i > 0 and args[i - 1] == "--root" and "=" in a:
+            label, src = a.split("=", 1)
+            dst = os.path.join(stage, "node", label)
+            os.makedirs(dst, exist_ok=True)
+            if os.path.isdir(src):
+                for d in os.listdir(src):
+                    if any(k in d.lower() for k in ops.get(family, ("",))):
+                        shutil.copytree(os.path.join(src, d), os.path.join(dst, d), dirs_exist_ok=True)
+            a = label + "=@ROOT@/.carry/gpu/node/" + label
+        elif a.startswith(root + "/"):
+            a = "@ROOT@/" + a[len(root) + 1:]
+        out.append(a)
+    print(t["name"], cmd[0], *out)' "$root" "$stage")
   local benches
   benches=$(meson introspect "$build" --targets | python3 -c '
 import json, sys
@@ -47,14 +71,13 @@ for t in json.load(sys.stdin):
   # shellcheck disable=SC2086
   # Keep going past a target that fails to build: the others still get staged and run.
   ninja -C "$build" -j2 -k 0 $targets 2>&1 | grep -E '^FAILED|error:' | head -20
-  rm -rf "$stage" && mkdir -p "$stage/bin" "$stage/lib"
   : > "$stage/tests.txt"
-  while read -r name path; do
+  while read -r name path args; do
     [ -n "$name" ] || continue
     case "$path" in
-      *.sh|*.py) cp "$path" "$stage/bin/"; echo "$name $(basename "$path")" >> "$stage/tests.txt";;
+      *.sh|*.py) cp "$path" "$stage/bin/"; echo "$name $(basename "$path") $args" >> "$stage/tests.txt";;
       *) [ -f "$path" ] || { echo "not built: $name"; continue; }
-         cp "$path" "$stage/bin/" && strip "$stage/bin/$(basename "$path")"; echo "$name $(basename "$path")" >> "$stage/tests.txt";;
+         cp "$path" "$stage/bin/" && strip "$stage/bin/$(basename "$path")"; echo "$name $(basename "$path") $args" >> "$stage/tests.txt";;
     esac
   done <<< "$tests"
   : > "$stage/benches.txt"
@@ -109,7 +132,7 @@ run() {
   # Seconds left before the budget runs out (the per-item timeout is capped by it).
   left() { echo $(( budget - ($(date +%s) - t0) )); }
   wanted() { [ -z "${RTX_GPU_ONLY:-}" ] || [[ " $RTX_GPU_ONLY " == *" $1 "* ]]; }
-  while read -r name exe; do
+  while read -r name exe rest; do
     [ -n "$name" ] || continue
     wanted "$name" || continue
     local limit
@@ -119,7 +142,9 @@ run() {
     local start rc
     start=$(date +%s.%N)
     local args=()
-    case "$exe" in *.sh) args=("$stage/bin/rtx" "$root");; esac  # script tests drive the CLI
+    # Script tests drive the staged CLI; others get their own arguments (no spaces in them).
+    # shellcheck disable=SC2206
+    case "$exe" in *.sh) args=("$stage/bin/rtx" "$root");; *) [ -n "$rest" ] && args=(${rest//@ROOT@/$root});; esac
     (cd "$root" && timeout "$limit" "$stage/bin/$exe" "${args[@]}") > "/tmp/test_$name.log" 2>&1
     rc=$?
     local secs

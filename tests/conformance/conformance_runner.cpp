@@ -10,9 +10,14 @@
 // and says so when a family passes below the 99% goal. A skip list names tests whose data is
 // wrong or that pin behaviour the ONNX spec leaves undefined, each with the reason.
 //
+// With --backend gpu (suite 'gpu'; exits 77 without a GPU) each model is instead built into an
+// engine for this GPU (kCURRENT) and run there; a pass whose engine runs some node on the host
+// (planned, or a kernel falling back) is listed as HOST and counted apart, so the summary says
+// how many tests ran entirely on the GPU.
+//
 //   conformance_runner --root NAME=DIR [--root ...] [--family F|all] [--filter S]
 //                      [--expected-failures FILE] [--skip-list FILE] [--markdown FILE]
-//                      [--verbose] [--dump]
+//                      [--backend reference|gpu] [--verbose] [--dump]
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -32,7 +37,10 @@
 #include "ir/onnx/tensor_proto.hpp"
 #include "ir/onnx_dtype.hpp"
 #include "ir/reference.hpp"
+#include "jit/device.hpp"
+#include "rtx/builder.hpp"
 #include "rtx/onnx.hpp"
+#include "rtx/runtime.hpp"
 
 namespace fs = std::filesystem;
 using namespace rtx;
@@ -41,6 +49,7 @@ namespace {
 
 constexpr double kRtol = 1e-3;
 bool g_dump = false;  // --dump: print each imported graph
+bool g_gpu = false;   // --backend gpu: run engines on the GPU instead of the reference evaluator
 constexpr double kAtol = 1e-7;
 
 enum class Outcome { kPass, kFail, kSkip };
@@ -53,6 +62,7 @@ struct Result {
   Outcome outcome = Outcome::kSkip;
   std::string reason;
   bool expected_failure = false;
+  std::string host;  ///< --backend gpu: what ran on the host (empty: everything on the GPU)
 };
 
 // ---- families ---------------------------------------------------------------------------------
@@ -222,6 +232,26 @@ std::string primary_op(const std::string& test, const std::vector<std::string>& 
 
 // ---- running one test -------------------------------------------------------------------------
 
+/// The network built into an engine for this GPU and run on `inputs` (static profiles at their
+/// shapes); `host` collects the nodes the engine ran on the host.
+ir::TensorMap run_on_gpu(Network& net, const ir::TensorMap& inputs, std::string& host) {
+  for (const auto& [name, t] : inputs) net.set_profile(name, t.shape(), t.shape(), t.shape());
+  BuilderConfig config;
+  config.set_compute_capabilities({ComputeCapability::kCURRENT});
+  BuildReport report;
+  auto blob = Builder().build_serialized_network(net, config, &report);
+  if (!blob) throw Exception(blob.error());
+  for (const auto& op : report.host_ops) host += (host.empty() ? "" : ", ") + op + " planned on the host";
+  auto engine = Runtime().deserialize(blob->bytes());
+  if (!engine) throw Exception(engine.error());
+  auto ctx = engine->create_execution_context();
+  if (!ctx) throw Exception(ctx.error());
+  auto outs = ctx->infer(std::map<std::string, HostTensor>(inputs.begin(), inputs.end()));
+  if (!outs) throw Exception(outs.error());
+  for (const auto& why : ctx->host_fallbacks()) host += (host.empty() ? "" : ", ") + why;
+  return ir::TensorMap(outs->begin(), outs->end());
+}
+
 std::vector<uint8_t> read_file(const fs::path& p) {
   std::ifstream f(p, std::ios::binary);
   return std::vector<uint8_t>((std::istreambuf_iterator<char>(f)),
@@ -349,10 +379,10 @@ void run_test(const fs::path& dir, Result& r) {
     }
     ir::TensorMap outs;
     try {
-      outs = ir::evaluate(g, inputs);
+      outs = g_gpu ? run_on_gpu(*net, inputs, r.host) : ir::evaluate(g, inputs);
     } catch (const Exception& e) {
       r.outcome = Outcome::kFail;
-      r.reason = set.filename().string() + ": evaluate: " + e.error().to_string();
+      r.reason = set.filename().string() + (g_gpu ? ": engine: " : ": evaluate: ") + e.error().to_string();
       return;
     }
     for (size_t k = 0; k < out_names.size(); ++k) {
@@ -432,6 +462,14 @@ int main(int argc, char** argv) {
       verbose = true;
     else if (a == "--dump")
       g_dump = true;
+    else if (a == "--backend") {
+      const std::string b = next();
+      if (b != "reference" && b != "gpu") {
+        std::cerr << "--backend takes reference or gpu, not '" << b << "'\n";
+        return 2;
+      }
+      g_gpu = b == "gpu";
+    }
     else {
       std::cerr << "unknown argument " << a << "\n";
       return 2;
@@ -460,6 +498,15 @@ int main(int argc, char** argv) {
   std::map<std::string, std::string> expected = read_list(expected_path);
   const std::map<std::string, std::string> skipped = read_list(skip_path);
 
+  if (g_gpu) {
+    auto dev = jit::device_info(0);
+    if (!dev) {
+      std::printf("SKIP: no usable GPU here (%s)\n", dev.error().to_string().c_str());
+      return 77;
+    }
+    std::printf("backend: engines for GPU 0, %s (compute capability %d.%d)\n", dev->name.c_str(), dev->cc_major,
+                dev->cc_minor);
+  }
   const auto t0 = std::chrono::steady_clock::now();
   std::vector<Result> results;
   int roots_found = 0;
@@ -547,6 +594,9 @@ int main(int argc, char** argv) {
       if (r.expected_failure) std::cout << "  (expected:" << expected[r.root + "/" + r.name] << ")";
       std::cout << "\n";
       unexpected += !r.expected_failure;
+    } else if (r.outcome == Outcome::kPass && !r.host.empty()) {
+      std::cout << "HOST  " << r.root << "/" << r.name << " [" << r.op << "]: passes, but ran on the host: " << r.host
+                << "\n";
     } else if (verbose) {
       std::cout << (r.outcome == Outcome::kPass ? "PASS  " : "SKIP  ") << r.root << "/" << r.name
                 << " [" << r.op << "]" << (r.reason.empty() ? "" : ": " + r.reason) << "\n";
@@ -601,6 +651,11 @@ int main(int argc, char** argv) {
     if (f != "other" && c.rate() < 99.0)
       std::printf("NOTE: family %s passes %.1f%% of its in-scope tests, below the 99%% goal\n",
                   f.c_str(), c.rate());
+  if (g_gpu) {
+    int on_gpu = 0;
+    for (const auto& r : results) on_gpu += r.outcome == Outcome::kPass && r.host.empty();
+    std::printf("GPU: %d of %d passing tests ran every node on the GPU (HOST lines: the others)\n", on_gpu, total.pass);
+  }
   if (unexpected) std::printf("%d unexpected failure(s)\n", unexpected);
   return unexpected == 0 ? 0 : 1;
 }

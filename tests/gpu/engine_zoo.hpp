@@ -95,6 +95,8 @@ inline const std::vector<ZooEntry>& engine_zoo() {
       // Explicit int8 Q/DQ: folded into int8 GEMM kernels (every default target runs int8).
       {"qmlp_f16", [] { return make_quantized_mlp<f16>(); }},
       {"qtransformer_f16", [] { return make_quantized_transformer_block<f16>(); }},
+      // fp8 e4m3 Q/DQ: default targets from 8.9 (the builder drops 8.0 and 8.6, with a warning).
+      {"qmlp_fp8_f16", [] { return make_quantized_mlp<f16, fp8e4m3>(); }},
   };
   return zoo;
 }

@@ -94,6 +94,11 @@ TEST_CASE("engines: int8 MLP (Q/DQ folded into int8 GEMMs, requantized between l
   CHECK(qgemm == 2);
 }
 
+TEST_CASE("engines: fp8 e4m3 MLP (Q/DQ folded into fp8 GEMMs) at batch 1, 7, 64") {
+  check_model("qmlp_fp8_f16", test::make_quantized_mlp<f16, fp8e4m3>(), DataType::kF16, {{1, 64}, {7, 64}, {64, 64}},
+              5e-2, true);
+}
+
 TEST_CASE("engines: int8 transformer block (six int8 projections, attention, norms) at batch 1, 2, 4") {
   check_model("qtransformer_f16", test::make_quantized_transformer_block<f16>(), DataType::kF16,
               {{1, 32, 128}, {2, 32, 128}, {4, 32, 128}}, 3e-2, true);

@@ -125,32 +125,33 @@ Network make_transformer_block(int64_t seq = 32, int64_t dim = 128, int64_t head
 /// quantized and dequantized per tensor (scale `x_scale`, zero point 0), the weight stored int8
 /// (out, in) with one scale per output channel, then linear() in T. The builder folds each such
 /// layer (with its bias, activation and a following QuantizeLinear) into one int8 GEMM kernel.
-template <class T, class X>
+/// Q is the quantized type: i8, or fp8e4m3 (the same scales: values stay within +-127).
+template <class T, class Q = i8, class X>
 X quantized_linear(Network& net, Pseudo& rng, const X& x, const std::string& name, int64_t in, int64_t out,
                    double x_scale, bool bias = true) {
   const DataType dt = T::value;
   const double w_scale = 1.0 / (127.0 * std::sqrt(double(in)));
-  auto w = net.weight<i8, 2>(name + ".weight", rng.tensor(DataType::kINT8, {out, in}, 127.0));
+  auto w = net.weight<Q, 2>(name + ".weight", rng.tensor(Q::value, {out, in}, 127.0));
   auto s = net.weight<T, 1>(name + ".weight_scale", rng.tensor(dt, {out}, 0.2 * w_scale, w_scale));
   QuantOptions per_output_channel;
   per_output_channel.axis = 0;
-  auto xq = dequantize<T>(quantize<i8>(x, x_scale), x_scale);
+  auto xq = dequantize<T>(quantize<Q>(x, x_scale), x_scale);
   auto wq = dequantize(w, s, per_output_channel);
   if (!bias) return linear(xq, wq);
   auto b = net.weight<T, 1>(name + ".bias", rng.tensor(dt, {out}, 0.1));
   return linear(xq, wq, b);
 }
 
-/// make_mlp with int8 layers (quantized_linear): x (batch, in) -> int8 linear + relu -> int8
-/// linear. Batch profile [1, 64], opt 8.
-template <class T>
+/// make_mlp with quantized layers (quantized_linear, int8 or fp8): x (batch, in) -> linear +
+/// relu -> linear. Batch profile [1, 64], opt 8.
+template <class T, class Q = i8>
 Network make_quantized_mlp(int64_t in = 64, int64_t hidden = 128, int64_t out = 16, uint64_t seed = 5) {
   Pseudo rng(seed);
   Network net;
   auto x = net.input<T>("x", {dynamic, in});
   net.set_profile("x", {1, in}, {8, in}, {64, in});
-  auto h = relu(quantized_linear<T>(net, rng, x, "fc1", in, hidden, 1.0 / 64));
-  net.output(quantized_linear<T>(net, rng, h, "fc2", hidden, out, 1.0 / 32), "y");
+  auto h = relu(quantized_linear<T, Q>(net, rng, x, "fc1", in, hidden, 1.0 / 64));
+  net.output(quantized_linear<T, Q>(net, rng, h, "fc2", hidden, out, 1.0 / 32), "y");
   return net;
 }
 

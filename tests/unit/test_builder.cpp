@@ -413,6 +413,21 @@ TEST_CASE("builder: explicit int8 Q/DQ layers become int8 GEMM kernels") {
     test::Pseudo rng(21);
     check_plan_computes_network(model, net, {{"x", rng.tensor(DataType::kF16, {5, 64})}});
   }
+  SUBCASE("fp8 e4m3 MLP on sm_89: fp8 GEMM kernels") {
+    Network net = test::make_quantized_mlp<f16, fp8e4m3>();
+    auto blob = Builder().build_serialized_network(net, config_for({ComputeCapability::kSM89}));
+    REQUIRE_MESSAGE(blob.has_value(), (blob ? "" : blob.error().to_string()));
+    const auto plan = plan_of(read(*blob));
+    int qgemms = 0;
+    for (const auto& s : plan.steps)
+      if (s.family == "qgemm") {
+        ++qgemms;
+        CHECK(s.spec.at("a") == "fp8e4m3");
+      }
+    CHECK(qgemms == 2);
+    test::Pseudo rng(23);
+    check_plan_computes_network(read(*blob), net, {{"x", rng.tensor(DataType::kF16, {3, 64})}});
+  }
   SUBCASE("transformer block: six int8 projections, q/k/v sharing one quantized input") {
     Network net = test::make_quantized_transformer_block<f16>();
     BuildReport report;
