@@ -157,6 +157,8 @@ struct BuildReport {
   int64_t activation_peak_bytes = 0;  ///< activation memory at the largest profile shapes
   int64_t activation_sum_bytes = 0;   ///< the sum of all activations (what no reuse would need)
   std::vector<std::string> host_ops;  ///< ops that run on the host, e.g. "Conv 'conv_1'"
+  std::vector<std::string> warnings;  ///< also sent to the ErrorRecorder (e.g. rtx.builder.131:
+                                      ///< default targets cut by a type's hardware gate)
   double seconds = 0.0;
 };
 

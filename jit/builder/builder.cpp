@@ -22,6 +22,7 @@
 #include "jit/cache.hpp"
 #include "jit/compiler.hpp"
 #include "jit/device.hpp"
+#include "jit/gating.hpp"
 #include "jit/runtime/errors.hpp"
 #include "jit/runtime/memory_plan.hpp"
 #include "jit/runtime/resolve.hpp"
@@ -333,7 +334,7 @@ Expected<HostMemory> Builder::build_serialized_network(const Network& network, c
     const bool stream = config.get_flag(BuilderFlag::kWEIGHT_STREAMING);
     const bool strip = config.get_flag(BuilderFlag::kSTRIP_PLAN);
     const bool refit = config.get_flag(BuilderFlag::kREFIT);
-    const std::vector<jit::Target> targets = builder::resolve_targets(config);
+    std::vector<jit::Target> targets = builder::resolve_targets(config);
 
     // ---- passes ----
     stage(BuildStage::kPASSES, "running IR passes");
@@ -341,6 +342,22 @@ Expected<HostMemory> Builder::build_serialized_network(const Network& network, c
     builder::apply_profiles(graph, config);
     ir::run_passes(graph, builder::builder_pipeline());
     graph.verify();
+
+    // ---- hardware gating: types a target cannot run (FP8 < 8.9, FP4 < 10.0, ...) ----
+    std::vector<Error> gating_warnings;
+    {
+      auto gate = jit::check_hardware_support(graph, targets, !config.compute_capabilities().empty(), nullptr);
+      ErrorRecorder* recorder = config.error_recorder();
+      if (!gate.ok) {  // the first error is returned (and recorded below), the others recorded here
+        for (size_t i = 1; recorder != nullptr && i < gate.errors.size(); ++i)
+          recorder->report(Severity::kERROR, gate.errors[i]);
+        return gate.errors.front();
+      }
+      for (const Error& w : gate.warnings)
+        if (recorder != nullptr) recorder->report(Severity::kWARNING, w);
+      gating_warnings = std::move(gate.warnings);
+      targets = std::move(gate.targets);
+    }
 
     // ---- plan ----
     stage(BuildStage::kPLANNING, "choosing kernels");
@@ -480,6 +497,7 @@ Expected<HostMemory> Builder::build_serialized_network(const Network& network, c
       report->activation_peak_bytes = at_max.arena_bytes;
       report->activation_sum_bytes = at_max.activation_sum;
       report->host_ops = kp.host_ops;
+      for (const Error& w : gating_warnings) report->warnings.push_back(w.to_string());
       report->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     }
     stage(BuildStage::kDONE, "engine of " + std::to_string(bytes->size()) + " bytes");

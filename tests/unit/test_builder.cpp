@@ -23,6 +23,7 @@
 #include "runtime_test_models.hpp"
 #include "serialization/reader.hpp"
 #include "serialization/refitter.hpp"
+#include "serialization/validity.hpp"
 #include "serialization/writer.hpp"
 
 namespace {
@@ -445,6 +446,51 @@ TEST_CASE("builder: explicit int8 Q/DQ layers become int8 GEMM kernels") {
     CHECK(gemms == 0);
     test::Pseudo rng(22);
     check_plan_computes_network(model, net, {{"x", rng.tensor(DataType::kF16, {2, 32, 128})}});
+  }
+}
+
+TEST_CASE("builder: hardware gating of an fp8 network") {
+  Network net = test::make_quantized_mlp<f16, fp8e4m3>();
+  SUBCASE("default targets: the minimum rises to 8.9, with a warning; an 8.0 GPU finds it invalid") {
+    ErrorRecorder recorder;
+    BuilderConfig config;
+    config.set_error_recorder(&recorder);
+    BuildReport report;
+    auto blob = Builder().build_serialized_network(net, config, &report);
+    REQUIRE_MESSAGE(blob.has_value(), (blob ? "" : blob.error().to_string()));
+    REQUIRE(report.warnings.size() == 1);
+    CHECK(report.warnings[0].find("rtx.builder.131") != std::string::npos);
+    CHECK(recorder.warning_count() == 1);
+    const auto model = read(*blob);
+    std::set<std::string> images;
+    for (const auto& im : model.images) images.insert(im.target_name());
+    CHECK(images.count("sm_80") == 0);
+    CHECK(images.count("sm_86") == 0);
+    CHECK(images.count("sm_89") == 1);
+    CHECK(images.count("compute_89") == 1);  // the PTX moves up to the new minimum
+    int qgemms = 0;
+    for (const auto& st : plan_of(model).steps) qgemms += st.family == "qgemm" ? 1 : 0;
+    CHECK(qgemms == 2);  // every remaining target runs the fp8 GEMM kernels
+    const auto facts = [](uint32_t cc) {
+      return [cc]() -> Expected<serialization::DeviceFacts> {
+        return serialization::DeviceFacts{cc, 80ull << 30, 13000, 13000};
+      };
+    };
+    uint64_t diag = 0;
+    CHECK(serialization::engine_validity(blob->bytes(), facts(80), &diag) == EngineValidity::kINVALID);
+    CHECK((diag & diagnostic_bit(EngineDiagnostics::kUNSUPPORTED_CC)) != 0);
+    CHECK(serialization::engine_validity(blob->bytes(), facts(90), &diag) == EngineValidity::kVALID);
+  }
+  SUBCASE("an explicit 8.0 target is an error naming the layer, the type and the target") {
+    ErrorRecorder recorder;
+    BuilderConfig config = config_for({ComputeCapability::kSM80, ComputeCapability::kSM90});
+    config.set_error_recorder(&recorder);
+    auto blob = Builder().build_serialized_network(net, config);
+    REQUIRE_FALSE(blob.has_value());
+    CHECK(blob.error().id == "rtx.builder.130");
+    CHECK(blob.error().message.find("sm_80") != std::string::npos);
+    CHECK(blob.error().message.find("FP8") != std::string::npos);
+    CHECK(recorder.error_count() >= 1);
   }
 }
 
