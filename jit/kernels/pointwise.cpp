@@ -96,17 +96,6 @@ std::string literal_of(DataType t, double v, int64_t iv) {
   return int_literal(t, iv);
 }
 
-/// Node names appear in comments only: keep them to harmless characters.
-std::string comment_name(const std::string& name) {
-  std::string s;
-  for (char c : name.substr(0, 48))
-    s += (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-' ||
-          c == ':' || c == '/')
-             ? c
-             : '_';
-  return s;
-}
-
 /// A rendered value: an expression in the compute type of `dtype`.
 struct Operand {
   std::string expr;
@@ -487,9 +476,9 @@ class ChainRenderer {
     if (!result) return result.error();
     for (auto& l : pre) body_lines_.push_back(std::move(l));
     const std::string name = "v" + std::to_string(next_++);
-    body_lines_.push_back("    const " + compute_type(out) + " " + name + " = " + result->expr +
-                          ";  // " + std::string(ir::op_name(node.op)) + " '" +
-                          comment_name(node.name) + "'");
+    // No node names in the source: equal chains of different layers must render (and hash) the
+    // same, so they share one kernel (the plan names the layers of each step).
+    body_lines_.push_back("    const " + compute_type(out) + " " + name + " = " + result->expr + ";");
     return Operand{name, out, result->exact};
   }
 

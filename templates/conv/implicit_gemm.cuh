@@ -123,6 +123,7 @@ struct Im2colNchwLoader {
   static constexpr int kRowsPerPass = kThreads / kBN;
   static_assert(kBK % kRowsPerPass == 0, "rtx: k-tile rows must divide among passes");
   static constexpr int kPerThread = kBK / kRowsPerPass;
+  static constexpr int kChunk = kPerThread % 8 == 0 ? 8 : kPerThread % 4 == 0 ? 4 : kPerThread % 2 == 0 ? 2 : 1;
 
   const T* x;  // this image's and group's first channel
   const ConvParams* cp;
@@ -156,34 +157,45 @@ struct Im2colNchwLoader {
       rest = p.div_r.divmod(rest, r);
       c = p.div_t.divmod(rest, t);
     }
+    // Elements go in chunks: the chunk's offsets first (the carry loop below is control flow the
+    // compiler cannot schedule loads across), then its copies together. f16/bf16 have no 2-byte
+    // cp.async and pass through registers: kChunk loads in flight instead of one at a time.
+#pragma unroll 1
+    for (int i0 = 0; i0 < kPerThread; i0 += kChunk) {
+      RTX_STD::int64_t off[kChunk];
+      bool ok[kChunk];
 #pragma unroll
-    for (int i = 0; i < kPerThread; ++i) {
-      const int id = id0 + static_cast<int>(t) * p.dil_d;
-      const int ih = ih0 + static_cast<int>(r) * p.dil_h;
-      const int iw = iw0 + static_cast<int>(s) * p.dil_w;
-      const bool ok = k < p.gemm.k && id >= 0 && id < p.in_d && ih >= 0 && ih < p.in_h && iw >= 0 &&
-                      iw < p.in_w;
-      const RTX_STD::int64_t off =
-          ((static_cast<RTX_STD::int64_t>(c) * p.in_d + id) * p.in_h + ih) * p.in_w + iw;
-      const unsigned dst = stage + Layout::offset(row0 + i * kRowsPerPass, col);
-      if constexpr (sizeof(T) == 4) {
-        gemm::cp_async<4>(dst, ok ? x + off : x, ok ? 4 : 0);
-      } else {
-        const unsigned short bits = ok ? *reinterpret_cast<const unsigned short*>(x + off) : 0;
-        gemm::sts_u16(dst, bits);
-      }
-      // Step (c, t, r, s) by kRowsPerPass.
-      k += kRowsPerPass;
-      s += kRowsPerPass;
-      while (s >= static_cast<unsigned>(p.ker_s)) {
-        s -= p.ker_s;
-        if (++r == static_cast<unsigned>(p.ker_r)) {
-          r = 0;
-          if (++t == static_cast<unsigned>(p.ker_t)) {
-            t = 0;
-            ++c;
+      for (int j = 0; j < kChunk; ++j) {
+        const int id = id0 + static_cast<int>(t) * p.dil_d;
+        const int ih = ih0 + static_cast<int>(r) * p.dil_h;
+        const int iw = iw0 + static_cast<int>(s) * p.dil_w;
+        ok[j] = k < p.gemm.k && id >= 0 && id < p.in_d && ih >= 0 && ih < p.in_h && iw >= 0 && iw < p.in_w;
+        off[j] = ok[j] ? ((static_cast<RTX_STD::int64_t>(c) * p.in_d + id) * p.in_h + ih) * p.in_w + iw : 0;
+        // Step (c, t, r, s) by kRowsPerPass.
+        k += kRowsPerPass;
+        s += kRowsPerPass;
+        while (s >= static_cast<unsigned>(p.ker_s)) {
+          s -= p.ker_s;
+          if (++r == static_cast<unsigned>(p.ker_r)) {
+            r = 0;
+            if (++t == static_cast<unsigned>(p.ker_t)) {
+              t = 0;
+              ++c;
+            }
           }
         }
+      }
+      if constexpr (sizeof(T) == 4) {
+#pragma unroll
+        for (int j = 0; j < kChunk; ++j)
+          gemm::cp_async<4>(stage + Layout::offset(row0 + (i0 + j) * kRowsPerPass, col), x + off[j], ok[j] ? 4 : 0);
+      } else {
+        unsigned short bits[kChunk];
+#pragma unroll
+        for (int j = 0; j < kChunk; ++j) bits[j] = ok[j] ? reinterpret_cast<const unsigned short*>(x)[off[j]] : 0;
+#pragma unroll
+        for (int j = 0; j < kChunk; ++j)
+          gemm::sts_u16(stage + Layout::offset(row0 + (i0 + j) * kRowsPerPass, col), bits[j]);
       }
     }
   }

@@ -87,19 +87,19 @@ struct BatchOffsets {
 
 __device__ __forceinline__ BatchOffsets batch_offsets(const GemmParams& p, RTX_STD::int64_t z) {
   BatchOffsets o;
-#pragma unroll
-  for (int i = kMaxBatchRank - 1; i >= 0; --i) {
-    if (i < p.batch_rank) {
-      const RTX_STD::int64_t dim = p.batch_dims[i];
-      const RTX_STD::int64_t idx = z % dim;
-      z /= dim;
-      o.a += idx * p.a_batch_stride[i];
-      o.b += idx * p.b_batch_stride[i];
-      o.d += idx * p.d_batch_stride[i];
-      o.bias += idx * p.bias_batch_stride[i];
-      o.c += idx * p.c.batch_stride[i];
-      o.residual += idx * p.residual.batch_stride[i];
-    }
+  // Once per tile: a run-time loop over the batch rank (unrolled, each 64-bit division was
+  // copied kMaxBatchRank times into every GEMM kernel).
+#pragma unroll 1
+  for (int i = p.batch_rank - 1; i >= 0; --i) {
+    const RTX_STD::int64_t dim = p.batch_dims[i];
+    const RTX_STD::int64_t idx = z % dim;
+    z /= dim;
+    o.a += idx * p.a_batch_stride[i];
+    o.b += idx * p.b_batch_stride[i];
+    o.d += idx * p.d_batch_stride[i];
+    o.bias += idx * p.bias_batch_stride[i];
+    o.c += idx * p.c.batch_stride[i];
+    o.residual += idx * p.residual.batch_stride[i];
   }
   return o;
 }

@@ -367,7 +367,8 @@ __device__ __forceinline__ void mainloop(
   constexpr int kStages = Shape::kStages;
   const unsigned smem_a = smem;
   const unsigned smem_b = smem + kStages * kStageA;
-#pragma unroll
+  // The prologue runs once per tile: a loop, not kStages - 1 copies of the loaders' code.
+#pragma unroll 1
   for (int s = 0; s < kStages - 1; ++s) {
     if (s < ktiles) {
       la.load(smem_a + s * kStageA, static_cast<RTX_STD::int64_t>(s) * Shape::BK);

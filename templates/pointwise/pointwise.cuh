@@ -25,8 +25,6 @@
 //                     (0 on broadcast dims) over the merged output shape, rank <= 8.
 #pragma once
 
-#include <cuda/std/utility>
-
 #include "common/convert.cuh"
 #include "common/math.cuh"
 #include "common/vector.cuh"
@@ -36,6 +34,17 @@
 namespace rtx::kernels {
 
 namespace pointwise_detail {
+
+// Our own index sequence: <cuda/std/utility> would add about 50 KB of device symbols
+// (numeric_limits members) to every image that includes this header.
+template <int... K>
+struct IndexSeq {};
+template <int N, int... K>
+struct MakeIndexSeq : MakeIndexSeq<N - 1, N - 1, K...> {};
+template <int... K>
+struct MakeIndexSeq<0, K...> {
+  using type = IndexSeq<K...>;
+};
 
 template <class... T>
 struct MaxSize;
@@ -57,8 +66,8 @@ struct Slot {
 };
 template <int N, class Seq, class... In>
 struct Inputs;
-template <int N, RTX_STD::size_t... K, class... In>
-struct Inputs<N, cuda::std::index_sequence<K...>, In...> : Slot<static_cast<int>(K), In, N>... {};
+template <int N, int... K, class... In>
+struct Inputs<N, IndexSeq<K...>, In...> : Slot<K, In, N>... {};
 
 template <int K, class T, int N>
 RTX_DEVICE inline Vec<T, N>& slot(Slot<K, T, N>& s) {
@@ -88,8 +97,8 @@ RTX_DEVICE inline RTX_STD::int64_t vector_path_index(const PointwiseParams& p, R
   return i;
 }
 
-template <class Fn, class Out, class... In, RTX_STD::size_t... K>
-RTX_DEVICE inline void vector_path(const PointwiseParams& p, cuda::std::index_sequence<K...>) {
+template <class Fn, class Out, class... In, int... K>
+RTX_DEVICE inline void vector_path(const PointwiseParams& p, IndexSeq<K...>) {
   constexpr int kVec = vec_width(MaxSize<Out, In...>::value);
   const Fn fn{};
   Out* out = static_cast<Out*>(p.out);
@@ -97,7 +106,7 @@ RTX_DEVICE inline void vector_path(const PointwiseParams& p, cuda::std::index_se
   const RTX_STD::int64_t stride = static_cast<RTX_STD::int64_t>(gridDim.x) * blockDim.x;
   const RTX_STD::int64_t first = static_cast<RTX_STD::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   for (RTX_STD::int64_t i = first; i < vectors; i += stride) {
-    Inputs<kVec, cuda::std::index_sequence<K...>, In...> in;
+    Inputs<kVec, IndexSeq<K...>, In...> in;
     // All loads are issued before any use, so each thread has every input in flight at once.
     ((slot<static_cast<int>(K)>(in) = load_input<static_cast<int>(K), kVec, In>(p, i)), ...);
     Vec<Out, kVec> r;
@@ -125,8 +134,8 @@ RTX_DEVICE inline void offsets_of(const PointwiseParams& p, I i, int inputs, I* 
   }
 }
 
-template <class I, class Fn, class Out, class... In, RTX_STD::size_t... K>
-RTX_DEVICE inline void strided_path(const PointwiseParams& p, cuda::std::index_sequence<K...>) {
+template <class I, class Fn, class Out, class... In, int... K>
+RTX_DEVICE inline void strided_path(const PointwiseParams& p, IndexSeq<K...>) {
   constexpr int kIn = static_cast<int>(sizeof...(In));
   const Fn fn{};
   Out* out = static_cast<Out*>(p.out);
@@ -146,7 +155,7 @@ template <class Fn, class Out, class... In>
 __global__ void __launch_bounds__(kPointwiseBlock) pointwise(PointwiseParams p) {
   static_assert(sizeof...(In) >= 1 && sizeof...(In) <= kMaxPointwiseInputs,
                 "rtx: pointwise takes 1 to kMaxPointwiseInputs inputs");
-  using Seq = cuda::std::index_sequence_for<In...>;
+  using Seq = typename pointwise_detail::MakeIndexSeq<static_cast<int>(sizeof...(In))>::type;
   if (p.vectorized) {
     pointwise_detail::vector_path<Fn, Out, In...>(p, Seq{});
   } else if (p.n <= 0x7fffffff) {

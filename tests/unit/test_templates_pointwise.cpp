@@ -61,26 +61,44 @@ TEST_CASE("render: Add + Gelu + Mul by a constant + Cast to int32 (snapshot)") {
   REQUIRE_MESSAGE(chain.has_value(), (chain ? "" : chain.error().to_string()));
   // The Cast rounds its f16 operand first (an unfused graph stores mul's result as f16).
   const char* golden = R"(namespace rtx::generated {
-struct pw_bc418c1ca91f {
+struct pw_b013111bda3c {
   __device__ int operator()(__half x0, __half x1) const {
     const float a0 = rtx::kernels::load_compute(x0);
     const float a1 = rtx::kernels::load_compute(x1);
-    const float v0 = (a0 + a1);  // Add 'add'
-    const float v1 = rtx::kernels::gelu_erf(v0);  // Gelu 'gelu'
-    const float v2 = (v1 * 0.5f);  // Mul 'mul'
-    const int v3 = rtx::kernels::cast<int>(rtx::kernels::cast<int, true>(rtx::kernels::round_as<__half>(v2)));  // Cast 'cast'
+    const float v0 = (a0 + a1);
+    const float v1 = rtx::kernels::gelu_erf(v0);
+    const float v2 = (v1 * 0.5f);
+    const int v3 = rtx::kernels::cast<int>(rtx::kernels::cast<int, true>(rtx::kernels::round_as<__half>(v2)));
     return rtx::kernels::cast<int, false>(v3);
   }
 };
 }  // namespace rtx::generated
 )";
   CHECK(chain->spec.functor_source == golden);
-  CHECK(chain->spec.functor_name == "rtx::generated::pw_bc418c1ca91f");
+  CHECK(chain->spec.functor_name == "rtx::generated::pw_b013111bda3c");
   CHECK(chain->spec.output == DataType::kINT32);
   CHECK(chain->spec.inputs == std::vector<DataType>{DataType::kF16, DataType::kF16});
   CHECK(chain->inputs == std::vector<ir::ValueId>{x, y});  // the constant became a literal
   CHECK(chain->spec.name_expression() ==
-        "rtx::kernels::pointwise<rtx::generated::pw_bc418c1ca91f, int, __half, __half>");
+        "rtx::kernels::pointwise<rtx::generated::pw_b013111bda3c, int, __half, __half>");
+}
+
+TEST_CASE("render: equal chains of differently named layers share one functor (one kernel)") {
+  ir::Graph g;
+  const auto x = g.add_input("x", DataType::kF16, {4, 8});
+  const auto y = g.add_input("y", DataType::kF16, {4, 8});
+  const auto add1 = g.add_node(OpKind::kAdd, "block1.add", {x, y});
+  const auto relu1 = g.add_node(OpKind::kRelu, "block1.relu", {out_of(g, add1)});
+  const auto add2 = g.add_node(OpKind::kAdd, "block2.add", {out_of(g, relu1), y});
+  const auto relu2 = g.add_node(OpKind::kRelu, "block2.relu", {out_of(g, add2)});
+  g.infer_shapes();
+  const std::vector<ir::NodeId> block1{add1, relu1}, block2{add2, relu2};
+  auto first = render_pointwise(g, block1, out_of(g, relu1));
+  auto second = render_pointwise(g, block2, out_of(g, relu2));
+  REQUIRE(first.has_value());
+  REQUIRE(second.has_value());
+  CHECK(first->spec.functor_name == second->spec.functor_name);
+  CHECK(first->spec.functor_source == second->spec.functor_source);
 }
 
 TEST_CASE("render: DequantizeLinear -> Relu -> QuantizeLinear with constant scales (snapshot)") {
@@ -98,13 +116,13 @@ TEST_CASE("render: DequantizeLinear -> Relu -> QuantizeLinear with constant scal
   auto chain = render_pointwise(g, nodes, out_of(g, qn));
   REQUIRE_MESSAGE(chain.has_value(), (chain ? "" : chain.error().to_string()));
   const char* golden = R"(namespace rtx::generated {
-struct pw_149657386d87 {
+struct pw_cbfc651edadd {
   __device__ unsigned char operator()(signed char x0) const {
     const signed char a0 = rtx::kernels::load_compute(x0);
-    const float v0 = (static_cast<float>(static_cast<int>(a0) - static_cast<int>(static_cast<signed char>(-3))) * rtx::kernels::cast<float>(0.25f));  // DequantizeLinear 'dq'
-    const float v1 = rtx::kernels::relu(v0);  // Relu 'relu'
+    const float v0 = (static_cast<float>(static_cast<int>(a0) - static_cast<int>(static_cast<signed char>(-3))) * rtx::kernels::cast<float>(0.25f));
+    const float v1 = rtx::kernels::relu(v0);
     const double q0 = rtx::kernels::quantize_divide<float>(v1, 0.125f);
-    const unsigned char v2 = rtx::kernels::quantize_int<unsigned char>(q0, static_cast<long long>(static_cast<unsigned char>(128)));  // QuantizeLinear 'q'
+    const unsigned char v2 = rtx::kernels::quantize_int<unsigned char>(q0, static_cast<long long>(static_cast<unsigned char>(128)));
     return rtx::kernels::cast<unsigned char, false>(v2);
   }
 };
@@ -126,13 +144,13 @@ TEST_CASE("render: Where(Greater(a, b), a, Sqrt(b)) in bf16, shared inputs read 
   auto chain = render_pointwise(g, nodes, out_of(g, wh));
   REQUIRE_MESSAGE(chain.has_value(), (chain ? "" : chain.error().to_string()));
   const char* golden = R"(namespace rtx::generated {
-struct pw_767959e83c02 {
+struct pw_ec46cd8f04b2 {
   __device__ __nv_bfloat16 operator()(__nv_bfloat16 x0, __nv_bfloat16 x1) const {
     const float a0 = rtx::kernels::load_compute(x0);
     const float a1 = rtx::kernels::load_compute(x1);
-    const bool v0 = (a0 > a1);  // Greater 'gt'
-    const float v1 = sqrtf(a1);  // Sqrt 'sqrt'
-    const float v2 = (v0 ? a0 : v1);  // Where 'where'
+    const bool v0 = (a0 > a1);
+    const float v1 = sqrtf(a1);
+    const float v2 = (v0 ? a0 : v1);
     return rtx::kernels::cast<__nv_bfloat16, false>(v2);
   }
 };
