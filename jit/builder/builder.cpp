@@ -163,6 +163,8 @@ void materialize_outputs(ir::Graph& graph, const ir::PassOptions&) {
   }
 }
 
+}  // namespace
+
 std::span<const ir::Pass> builder_pipeline() {
   static constexpr std::array<ir::Pass, 9> kPasses = {{
       {"fold_constants", fold_constants_keep_weights},
@@ -177,6 +179,8 @@ std::span<const ir::Pass> builder_pipeline() {
   }};
   return kPasses;
 }
+
+namespace {
 
 std::vector<jit::Target> resolve_targets(const BuilderConfig& config) {
   const auto& ccs = config.compute_capabilities();

@@ -9,12 +9,14 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "ir/graph.hpp"
+#include "ir/passes.hpp"
 #include "jit/compiler.hpp"
 #include "jit/runtime/plan.hpp"
 
@@ -45,6 +47,10 @@ struct KernelPlan {
 
 /// Plans `graph` (optimized and compacted; infos inferred). Throws rtx::Exception.
 KernelPlan plan_kernels(const ir::Graph& graph, const PlannerOptions& options);
+
+/// The builder's IR passes, in order (builder.cpp): folding that keeps weights, fusion, Q/DQ
+/// folding into quantized GEMMs, ... Tests plan graphs exactly as the builder does with it.
+std::span<const ir::Pass> builder_pipeline();
 
 /// One program holding every kernel of `kernels` (headers of all families included once).
 jit::Program engine_program(const std::vector<PlannedKernel>& kernels);

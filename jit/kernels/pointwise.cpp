@@ -180,6 +180,7 @@ bool is_per_tensor(const ir::TensorInfo& info) {
 struct Slot {
   std::optional<Operand> operand;  ///< nullopt: omitted optional input
   const ir::TensorInfo* info = nullptr;
+  bool per_axis = false;  ///< a 1-D Q/DQ parameter loaded through a per-axis InputView
 };
 
 /// Renders one node into `lines` (pre-statements) and returns its result expression.
@@ -387,12 +388,18 @@ class NodeRenderer {
     return call("rtx::kernels::int_pow", {x(0), "static_cast<long long>(" + x(1) + ")"});
   }
 
+  /// Scales and zero points must be per tensor, or per axis (loaded through an InputView).
+  Expected<void> check_quant_params() const {
+    for (size_t i = 1; i < slots_.size(); ++i)
+      if (slots_[i].info && !is_per_tensor(*slots_[i].info) && !slots_[i].per_axis)
+        return unsupported("input " + std::to_string(i) +
+                           " is neither per-tensor nor per-axis (block-wise Q/DQ run on the host)");
+    return {};
+  }
+
   Expected<std::string> dequantize() {
     if (!has(1)) return unsupported("needs a scale");
-    for (size_t i = 1; i < slots_.size(); ++i)
-      if (slots_[i].info && !is_per_tensor(*slots_[i].info))
-        return unsupported("input " + std::to_string(i) +
-                           " is not per-tensor (only per-tensor Q/DQ fuse into pointwise chains)");
+    if (auto ok = check_quant_params(); !ok) return ok.error();
     const DataType xt = in_dtype(0);
     const std::string scale = "rtx::kernels::cast<float>(" + x(1) + ")";
     const std::string zp = has(2) ? x(2) : std::string("0");
@@ -416,10 +423,7 @@ class NodeRenderer {
 
   Expected<std::string> quantize() {
     if (!has(1)) return unsupported("needs a scale");
-    for (size_t i = 1; i < slots_.size(); ++i)
-      if (slots_[i].info && !is_per_tensor(*slots_[i].info))
-        return unsupported("input " + std::to_string(i) +
-                           " is not per-tensor (only per-tensor Q/DQ fuse into pointwise chains)");
+    if (auto ok = check_quant_params(); !ok) return ok.error();
     const DataType st = in_dtype(1);
     DataType precision = st == DataType::kINT32 ? DataType::kF64 : st;
     if (const int64_t code = node_.attr_int("precision", 0); code != 0) {
@@ -456,12 +460,13 @@ class NodeRenderer {
 class ChainRenderer {
  public:
   /// Kernel input for graph value `v` of dtype `dtype` (deduplicated by value id).
-  Operand input(ir::ValueId v, DataType dtype) {
+  Operand input(ir::ValueId v, DataType dtype, InputView view = {}) {
     for (size_t k = 0; k < input_values_.size(); ++k)
-      if (input_values_[k] == v) return Operand{"a" + std::to_string(k), dtype, true};
+      if (input_values_[k] == v && input_views_[k] == view) return Operand{"a" + std::to_string(k), dtype, true};
     const size_t k = input_values_.size();
     input_values_.push_back(v);
     input_dtypes_.push_back(dtype);
+    input_views_.push_back(view);
     const std::string ks = std::to_string(k);
     load_lines_.push_back("    const " + compute_type(dtype) + " a" + ks +
                           " = rtx::kernels::load_compute(x" + ks + ");");
@@ -512,12 +517,14 @@ class ChainRenderer {
     chain.spec.output = result.dtype;
     chain.spec.inputs = input_dtypes_;
     chain.inputs = input_values_;
+    chain.views = input_views_;
     return chain;
   }
 
  private:
   std::vector<ir::ValueId> input_values_;
   std::vector<DataType> input_dtypes_;
+  std::vector<InputView> input_views_;
   std::vector<std::string> load_lines_;
   std::vector<std::string> body_lines_;
   int next_ = 0;
@@ -619,6 +626,31 @@ bool is_pointwise_op(ir::OpKind op) {
   }
 }
 
+/// Input `i` (scale or zero point) of Q/DQ node `n` when it is per-axis: a 1-D tensor of the
+/// quantized axis' extent, not block-wise. Its view lines it up with that axis of x.
+static std::optional<InputView> per_axis_view(const ir::Graph& graph, const ir::Node& n, size_t i) {
+  if ((n.op != OpKind::kQuantizeLinear && n.op != OpKind::kDequantizeLinear) || i < 1 || i > 2) return std::nullopt;
+  if (n.attr_int("block_size", 0) != 0 || n.inputs.empty() || n.inputs[0] == ir::kNoValue) return std::nullopt;
+  const auto& x = graph.value(n.inputs[0]).info.shape;
+  const auto& p = graph.value(n.inputs[i]).info.shape;
+  const auto rank = static_cast<int64_t>(x.size());
+  int64_t axis = n.attr_int("axis", 1);
+  if (axis < 0) axis += rank;
+  if (p.size() != 1 || axis < 0 || axis >= rank || p[0] == ir::kDynamic || p[0] != x[static_cast<size_t>(axis)])
+    return std::nullopt;
+  return InputView{static_cast<int>(rank), static_cast<int>(axis)};
+}
+
+Expected<std::vector<int64_t>> view_shape(const std::vector<int64_t>& shape, const InputView& view) {
+  if (view.rank == 0) return shape;
+  if (shape.size() != 1 || view.axis < 0 || view.axis >= view.rank || view.rank > 64)
+    return Error{"rtx.jit.302", "a per-axis input of shape " + shape_to_string(shape) + " cannot be viewed along axis " +
+                                    std::to_string(view.axis) + " of rank " + std::to_string(view.rank)};
+  std::vector<int64_t> v(static_cast<size_t>(view.rank), 1);
+  v[static_cast<size_t>(view.axis)] = shape[0];
+  return v;
+}
+
 Expected<PointwiseChain> render_pointwise(const ir::Graph& graph, std::span<const ir::NodeId> nodes,
                                           ir::ValueId output) {
   if (nodes.empty()) return cannot("empty chain");
@@ -641,6 +673,9 @@ Expected<PointwiseChain> render_pointwise(const ir::Graph& graph, std::span<cons
         const double d = is_floating(c->dtype()) ? c->get_double(0) : 0.0;
         const int64_t iv = is_floating(c->dtype()) ? 0 : c->get_int(0);
         slots[i].operand = Operand{literal_of(c->dtype(), d, iv), c->dtype(), true};
+      } else if (const auto view = per_axis_view(graph, n, i)) {
+        slots[i].operand = r.input(v, info.dtype, *view);
+        slots[i].per_axis = true;
       } else {
         slots[i].operand = r.input(v, info.dtype);
       }

@@ -61,10 +61,24 @@ void from_json(const nlohmann::json& j, PointwiseSpec& spec);
 Program pointwise_program(std::span<const PointwiseSpec> specs, std::string name = "pointwise");
 
 /// A rendered chain and the graph values its kernel reads, in argument order.
+/// How a kernel input is broadcast: numpy-style from its own shape (rank 0), or a 1-D per-axis
+/// quantization parameter viewed as `rank` dims, all 1 but `axis` (so it lines up with the
+/// quantized tensor's `axis` instead of its last dim).
+struct InputView {
+  int rank = 0;
+  int axis = 0;
+  friend bool operator==(const InputView&, const InputView&) = default;
+};
+
 struct PointwiseChain {
   PointwiseSpec spec;
   std::vector<ir::ValueId> inputs;
+  std::vector<InputView> views;  ///< one per input
 };
+
+/// The shape input `shape` takes under `view` (itself when view.rank == 0); rtx.jit.302 when a
+/// viewed input is not 1-D or the axis is outside the rank.
+Expected<std::vector<int64_t>> view_shape(const std::vector<int64_t>& shape, const InputView& view);
 
 /// Whether `op` can be part of a rendered chain at all (dtypes are checked when rendering).
 bool is_pointwise_op(ir::OpKind op);

@@ -221,10 +221,23 @@ class Prepare {
     if (!has("y")) return bad_step(step_, "no output operand");
     a.out_shape = shape(value("y"));
     a.out = out("y");
+    // "input_views" (optional): per input, null or [rank, axis] of a per-axis Q/DQ parameter.
+    const auto views = step_.spec.find("input_views");
+    if (views != step_.spec.end() && (!views->is_array() || views->size() != spec->inputs.size()))
+      return bad_step(step_, "input_views must list one entry per input");
     for (size_t i = 0; i < spec->inputs.size(); ++i) {
       const int32_t v = value("in" + std::to_string(i));
       if (v < 0) return bad_step(step_, "missing input operand " + std::to_string(i));
-      a.in_shapes.push_back(shape(v));
+      k::InputView view;
+      if (views != step_.spec.end() && !(*views)[i].is_null()) {
+        const auto& e = (*views)[i];
+        if (!e.is_array() || e.size() != 2 || !e[0].is_number_integer() || !e[1].is_number_integer())
+          return bad_step(step_, "input_views entries are null or [rank, axis]");
+        view = k::InputView{e[0].get<int>(), e[1].get<int>()};
+      }
+      auto in_shape = k::view_shape(shape(v), view);
+      if (!in_shape) return in_shape.error();
+      a.in_shapes.push_back(std::move(*in_shape));
       a.in.push_back(args_.address(v));
     }
     if (auto ok = k::can_implement(*spec, a); !ok) return ok.error();

@@ -157,39 +157,46 @@ struct Im2colNchwLoader {
       rest = p.div_r.divmod(rest, r);
       c = p.div_t.divmod(rest, t);
     }
-    // Elements go in chunks: the chunk's offsets first (the carry loop below is control flow the
-    // compiler cannot schedule loads across), then its copies together. f16/bf16 have no 2-byte
-    // cp.async and pass through registers: kChunk loads in flight instead of one at a time.
-#pragma unroll 1
-    for (int i0 = 0; i0 < kPerThread; i0 += kChunk) {
-      RTX_STD::int64_t off[kChunk];
-      bool ok[kChunk];
-#pragma unroll
-      for (int j = 0; j < kChunk; ++j) {
-        const int id = id0 + static_cast<int>(t) * p.dil_d;
-        const int ih = ih0 + static_cast<int>(r) * p.dil_h;
-        const int iw = iw0 + static_cast<int>(s) * p.dil_w;
-        ok[j] = k < p.gemm.k && id >= 0 && id < p.in_d && ih >= 0 && ih < p.in_h && iw >= 0 && iw < p.in_w;
-        off[j] = ok[j] ? ((static_cast<RTX_STD::int64_t>(c) * p.in_d + id) * p.in_h + ih) * p.in_w + iw : 0;
-        // Step (c, t, r, s) by kRowsPerPass.
-        k += kRowsPerPass;
-        s += kRowsPerPass;
-        while (s >= static_cast<unsigned>(p.ker_s)) {
-          s -= p.ker_s;
-          if (++r == static_cast<unsigned>(p.ker_r)) {
-            r = 0;
-            if (++t == static_cast<unsigned>(p.ker_t)) {
-              t = 0;
-              ++c;
-            }
+    // The offset of the element at (c, t, r, s) (0 with ok false when it is padding or past K),
+    // then (c, t, r, s) stepped by kRowsPerPass.
+    const auto next = [&](bool& ok) {
+      const int id = id0 + static_cast<int>(t) * p.dil_d;
+      const int ih = ih0 + static_cast<int>(r) * p.dil_h;
+      const int iw = iw0 + static_cast<int>(s) * p.dil_w;
+      ok = k < p.gemm.k && id >= 0 && id < p.in_d && ih >= 0 && ih < p.in_h && iw >= 0 && iw < p.in_w;
+      const RTX_STD::int64_t off = ok ? ((static_cast<RTX_STD::int64_t>(c) * p.in_d + id) * p.in_h + ih) * p.in_w + iw : 0;
+      k += kRowsPerPass;
+      s += kRowsPerPass;
+      while (s >= static_cast<unsigned>(p.ker_s)) {
+        s -= p.ker_s;
+        if (++r == static_cast<unsigned>(p.ker_r)) {
+          r = 0;
+          if (++t == static_cast<unsigned>(p.ker_t)) {
+            t = 0;
+            ++c;
           }
         }
       }
-      if constexpr (sizeof(T) == 4) {
+      return off;
+    };
+    if constexpr (sizeof(T) == 4) {
+      // 4-byte elements: one asynchronous copy per element, issued as its offset is known.
 #pragma unroll
-        for (int j = 0; j < kChunk; ++j)
-          gemm::cp_async<4>(stage + Layout::offset(row0 + (i0 + j) * kRowsPerPass, col), x + off[j], ok[j] ? 4 : 0);
-      } else {
+      for (int i = 0; i < kPerThread; ++i) {
+        bool ok;
+        const RTX_STD::int64_t off = next(ok);
+        gemm::cp_async<4>(stage + Layout::offset(row0 + i * kRowsPerPass, col), x + off, ok ? 4 : 0);
+      }
+    } else {
+      // 2-byte elements have no cp.async and pass through registers. In chunks: the chunk's
+      // offsets first (the carry loop is control flow no load can be scheduled across), then its
+      // loads together (kChunk in flight instead of one at a time), then the stores.
+#pragma unroll 1
+      for (int i0 = 0; i0 < kPerThread; i0 += kChunk) {
+        RTX_STD::int64_t off[kChunk];
+        bool ok[kChunk];
+#pragma unroll
+        for (int j = 0; j < kChunk; ++j) off[j] = next(ok[j]);
         unsigned short bits[kChunk];
 #pragma unroll
         for (int j = 0; j < kChunk; ++j) bits[j] = ok[j] ? reinterpret_cast<const unsigned short*>(x)[off[j]] : 0;

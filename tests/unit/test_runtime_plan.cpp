@@ -11,6 +11,7 @@
 #include <set>
 
 #include "ir/graph.hpp"
+#include "ir/quant_passes.hpp"
 #include "ir/passes.hpp"
 #include "jit/builder/planner.hpp"
 #include "jit/runtime/host_exec.hpp"
@@ -322,19 +323,35 @@ TEST_CASE("launch preparation: every kernel step of the test models prepares at 
     const char* name;
     Network net;
     std::vector<std::vector<int64_t>> shapes;
+    bool fold_quantized = false;  ///< run the builder's Q/DQ folding (qgemm steps)
   };
   std::vector<Model> models;
   models.push_back({"mlp f16", test::make_mlp<f16>(), {{1, 64}, {37, 64}}});
   models.push_back({"cnn f32", test::make_cnn<f32>(), {{1, 3, 16, 16}, {8, 3, 16, 16}}});
   models.push_back({"transformer f16", test::make_transformer_block<f16>(), {{1, 32, 128}, {4, 32, 128}}});
+  // Unfolded: the per-output-channel weight DequantizeLinear is a pointwise step whose (N) scale
+  // is viewed along axis 0 of the (N, K) weight (numpy broadcasting would line it up with K).
+  models.push_back({"int8 mlp, Q/DQ as pointwise", test::make_quantized_mlp<f16>(), {{1, 64}, {9, 64}}});
+  models.push_back({"int8 mlp, folded", test::make_quantized_mlp<f16>(), {{1, 64}, {9, 64}}, true});
+  models.push_back({"int8 transformer, folded", test::make_quantized_transformer_block<f16>(), {{2, 32, 128}}, true});
   for (const Model& m : models) {
     ir::Graph g = detail::graph_of(m.net);
-    ir::run_passes(g, ir::default_pipeline());
+    // The builder's passes (weights are never folded; Q/DQ fold into quantized GEMMs), or for
+    // the unfolded case those same passes without the Q/DQ folding.
+    for (const ir::Pass& pass : builder::builder_pipeline())
+      if (m.fold_quantized || std::string_view(pass.name) != "fold_quantized_gemms") pass.run(g, {});
     builder::PlannerOptions o;
     o.targets = {{80, false, false}, {90, false, false}};
     const auto kp = builder::plan_kernels(g, o);
     std::set<std::string> compiled;
     for (const auto& k : kp.kernels) compiled.insert(k.name_expression);
+    int viewed = 0, qgemm = 0;
+    for (const auto& step : kp.plan.steps) {
+      viewed += step.spec.contains("input_views") ? 1 : 0;
+      qgemm += step.family == "qgemm" ? 1 : 0;
+    }
+    if (std::string(m.name) == "int8 mlp, Q/DQ as pointwise") CHECK(viewed == 2);  // the two weights
+    if (m.fold_quantized) CHECK(qgemm > 0);
     for (const auto& shape : m.shapes) {
       std::vector<std::vector<int64_t>> s = {shape};
       const auto r = runtime::resolve(kp.plan, s);
