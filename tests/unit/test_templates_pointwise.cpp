@@ -83,6 +83,24 @@ struct pw_b013111bda3c {
         "rtx::kernels::pointwise<rtx::generated::pw_b013111bda3c, int, __half, __half>");
 }
 
+TEST_CASE("render: a per-axis DequantizeLinear loads its scale and zero point through axis views") {
+  ir::Graph g;
+  const auto x = g.add_input("x", DataType::kINT8, {2, 3, 5});
+  const auto s = g.add_input("s", DataType::kF32, {3});
+  const auto z = g.add_input("z", DataType::kINT8, {3});
+  const auto n = g.add_node(OpKind::kDequantizeLinear, "dq", {x, s, z}, 1, {{"axis", int64_t{-2}}});
+  g.infer_shapes();
+  const std::vector<ir::NodeId> nodes{n};
+  auto r = render_pointwise(g, nodes, out_of(g, n));
+  REQUIRE_MESSAGE(r.has_value(), (r ? "" : r.error().to_string()));
+  REQUIRE(r->views.size() == 3);
+  CHECK(r->views[0] == InputView{});
+  CHECK(r->views[1] == InputView{3, 1});
+  CHECK(r->views[2] == InputView{3, 1});
+  CHECK(*view_shape({3}, r->views[1]) == std::vector<int64_t>{1, 3, 1});
+  CHECK_FALSE(view_shape({3, 1}, r->views[1]).has_value());  // only 1-D parameters are viewed
+}
+
 TEST_CASE("render: equal chains of differently named layers share one functor (one kernel)") {
   ir::Graph g;
   const auto x = g.add_input("x", DataType::kF16, {4, 8});
@@ -199,16 +217,17 @@ TEST_CASE("render: unsupported chains are errors rtx.jit.301 naming the problem"
     CHECK(r.error().id == "rtx.jit.301");
     CHECK(r.error().message.find("4-bit") != std::string::npos);
   }
-  SUBCASE("per-axis dequantization") {
+  SUBCASE("block-wise dequantization") {
     ir::Graph g;
-    const auto x = g.add_input("x", DataType::kINT8, {2, 4});
-    const auto s = g.add_input("s", DataType::kF32, {4});
-    const auto n = g.add_node(OpKind::kDequantizeLinear, "dq", {x, s}, 1, {{"axis", int64_t{1}}});
+    const auto x = g.add_input("x", DataType::kINT8, {2, 8});
+    const auto s = g.add_input("s", DataType::kF32, {2, 2});
+    const auto n = g.add_node(OpKind::kDequantizeLinear, "dq", {x, s}, 1,
+                              {{"axis", int64_t{1}}, {"block_size", int64_t{4}}});
     g.infer_shapes();
     const std::vector<ir::NodeId> nodes{n};
     auto r = render_pointwise(g, nodes, out_of(g, n));
     REQUIRE(!r);
-    CHECK(r.error().message.find("per-tensor") != std::string::npos);
+    CHECK(r.error().message.find("block-wise") != std::string::npos);
   }
   SUBCASE("more inputs than one kernel takes") {
     ir::Graph g;
