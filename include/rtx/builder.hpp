@@ -12,7 +12,10 @@
 // input (rank, static dims, min <= opt <= max); .105 a profile for an unknown input; .106 the
 // network has no outputs; .107 a flag combination that cannot be honoured; .110 kernel
 // compilation failed (carries the jit error); .111 writing the engine failed; .120 the plan
-// cannot be executed (an op neither a kernel nor the host path can run); .199 internal error.
+// cannot be executed (an op neither a kernel nor the host path can run); .130 an explicit target
+// cannot run a data type the network uses (FP8 needs 8.9, FP4 10.0, BF16/INT4 8.0); .131
+// (warning) default targets below what the types need were dropped; .132 no target can run the
+// network's types; .199 internal error.
 // Errors of the network itself keep their ids (rtx.frontend.NNN, rtx.ir.NNN).
 #pragma once
 
