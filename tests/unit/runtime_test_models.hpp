@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -84,6 +85,28 @@ Network make_cnn(uint64_t seed = 2) {
   return net;
 }
 
+/// The block both transformer models share, on x (batch, seq, dim): layer norm -> q, k, v
+/// projections -> attention (3-D layout) -> output projection + residual -> layer norm -> MLP
+/// (gelu) + residual. `proj(name, input, in_features, out_features, bias, activation_scale)`
+/// makes one projection (the scale is what a quantized projection quantizes its input with:
+/// layer-norm outputs lie within about +-4, attention and gelu outputs within about +-2).
+template <class X, class LN, class Proj>
+X transformer_block_body(const X& x, const LN& ln1s, const LN& ln1b, const LN& ln2s, const LN& ln2b, int64_t dim,
+                         int64_t heads, const Proj& proj) {
+  auto h = layer_norm(x, ln1s, ln1b);
+  AttentionOptions ao;
+  ao.q_num_heads = heads;
+  ao.kv_num_heads = heads;
+  auto q = proj("attn.q", h, dim, dim, false, 4.0 / 127);
+  auto k = proj("attn.k", h, dim, dim, false, 4.0 / 127);
+  auto v = proj("attn.v", h, dim, dim, false, 4.0 / 127);
+  auto a = attention(q, k, v, ao);
+  auto x1 = add(proj("attn.out", a, dim, dim, true, 2.0 / 127), x);
+  auto h2 = layer_norm(x1, ln2s, ln2b);
+  auto m = gelu(proj("mlp.fc1", h2, dim, 2 * dim, true, 4.0 / 127));
+  return add(proj("mlp.fc2", m, 2 * dim, dim, true, 2.0 / 127), x1);
+}
+
 /// One pre-norm transformer block on x (batch, seq, dim) with `heads` heads of dim / heads:
 /// layer norm -> q, k, v projections -> attention (3-D layout) -> output projection + residual ->
 /// layer norm -> MLP (gelu) + residual. Batch profile [1, 4], opt 2.
@@ -109,15 +132,13 @@ Network make_transformer_block(int64_t seq = 32, int64_t dim = 128, int64_t head
   auto w2 = net.weight<T, 2>("mlp.fc2.weight", rng.tensor(dt, {dim, 2 * dim}, 1.0 / std::sqrt(2.0 * dim)));
   auto b2 = net.weight<T, 1>("mlp.fc2.bias", rng.tensor(dt, {dim}, 0.1));
 
-  auto h = layer_norm(x, ln1s, ln1b);
-  AttentionOptions ao;
-  ao.q_num_heads = heads;
-  ao.kv_num_heads = heads;
-  auto a = attention(linear(h, wq), linear(h, wk), linear(h, wv), ao);
-  auto x1 = add(linear(a, wo, bo), x);
-  auto h2 = layer_norm(x1, ln2s, ln2b);
-  auto m = linear(gelu(linear(h2, w1, b1)), w2, b2);
-  net.output(add(m, x1), "y");
+  const std::map<std::string, Tensor<T, 2>> weights{{"attn.q", wq}, {"attn.k", wk}, {"attn.v", wv},
+                                                     {"attn.out", wo}, {"mlp.fc1", w1}, {"mlp.fc2", w2}};
+  const std::map<std::string, Tensor<T, 1>> biases{{"attn.out", bo}, {"mlp.fc1", b1}, {"mlp.fc2", b2}};
+  const auto proj = [&](const std::string& name, const Tensor<T, 3>& in, int64_t, int64_t, bool bias, double) {
+    return bias ? linear(in, weights.at(name), biases.at(name)) : linear(in, weights.at(name));
+  };
+  net.output(transformer_block_body(x, ln1s, ln1b, ln2s, ln2b, dim, heads, proj), "y");
   return net;
 }
 
@@ -155,8 +176,8 @@ Network make_quantized_mlp(int64_t in = 64, int64_t hidden = 128, int64_t out = 
   return net;
 }
 
-/// make_transformer_block with every projection an int8 layer (quantized_linear; q, k and v
-/// share one quantized input). Batch profile [1, 4], opt 2.
+/// make_transformer_block with every projection an int8 layer (quantized_linear: each
+/// quantizes its own input). Batch profile [1, 4], opt 2.
 template <class T>
 Network make_quantized_transformer_block(int64_t seq = 32, int64_t dim = 128, int64_t heads = 2, uint64_t seed = 6) {
   Pseudo rng(seed);
@@ -168,20 +189,11 @@ Network make_quantized_transformer_block(int64_t seq = 32, int64_t dim = 128, in
   auto ln1b = net.weight<T, 1>("ln1.bias", rng.tensor(dt, {dim}, 0.1));
   auto ln2s = net.weight<T, 1>("ln2.scale", rng.tensor(dt, {dim}, 0.2, 1.0));
   auto ln2b = net.weight<T, 1>("ln2.bias", rng.tensor(dt, {dim}, 0.1));
-  // Activation scales cover the ranges seen: layer-norm outputs within about +-4, attention
-  // outputs and gelu outputs within about +-2.
-  auto h = layer_norm(x, ln1s, ln1b);
-  AttentionOptions ao;
-  ao.q_num_heads = heads;
-  ao.kv_num_heads = heads;
-  auto q = quantized_linear<T>(net, rng, h, "attn.q", dim, dim, 4.0 / 127, false);
-  auto k = quantized_linear<T>(net, rng, h, "attn.k", dim, dim, 4.0 / 127, false);
-  auto v = quantized_linear<T>(net, rng, h, "attn.v", dim, dim, 4.0 / 127, false);
-  auto a = attention(q, k, v, ao);
-  auto x1 = add(quantized_linear<T>(net, rng, a, "attn.out", dim, dim, 2.0 / 127), x);
-  auto h2 = layer_norm(x1, ln2s, ln2b);
-  auto m = gelu(quantized_linear<T>(net, rng, h2, "mlp.fc1", dim, 2 * dim, 4.0 / 127));
-  net.output(add(quantized_linear<T>(net, rng, m, "mlp.fc2", 2 * dim, dim, 2.0 / 127), x1), "y");
+  const auto proj = [&](const std::string& name, const Tensor<T, 3>& in, int64_t in_features, int64_t out_features,
+                        bool bias, double x_scale) {
+    return quantized_linear<T>(net, rng, in, name, in_features, out_features, x_scale, bias);
+  };
+  net.output(transformer_block_body(x, ln1s, ln1b, ln2s, ln2b, dim, heads, proj), "y");
   return net;
 }
 

@@ -429,7 +429,7 @@ TEST_CASE("builder: explicit int8 Q/DQ layers become int8 GEMM kernels") {
     test::Pseudo rng(23);
     check_plan_computes_network(read(*blob), net, {{"x", rng.tensor(DataType::kF16, {3, 64})}});
   }
-  SUBCASE("transformer block: six int8 projections, q/k/v sharing one quantized input") {
+  SUBCASE("transformer block: six int8 projections") {
     Network net = test::make_quantized_transformer_block<f16>();
     BuildReport report;
     auto blob = Builder().build_serialized_network(net, config_for({ComputeCapability::kSM90}), &report);
