@@ -47,6 +47,27 @@ Error bad_step(const Step& step, const std::string& what) {
   return Error{errc::kBadPlan, "engine plan is malformed: " + step.family + " step: " + what};
 }
 
+/// A pointwise step's optional "input_views": per input, null or [rank, axis] (a per-axis Q/DQ
+/// parameter, k::InputView); one entry per input when present.
+Expected<std::vector<k::InputView>> input_views(const Step& step, size_t inputs) {
+  std::vector<k::InputView> views(inputs);
+  const auto it = step.spec.find("input_views");
+  if (it == step.spec.end()) return views;
+  if (!it->is_array() || it->size() != inputs) return bad_step(step, "input_views must list one entry per input");
+  for (size_t i = 0; i < inputs; ++i) {
+    const auto& e = (*it)[i];
+    if (e.is_null()) continue;
+    if (!e.is_array() || e.size() != 2 || !e[0].is_number_integer() || !e[1].is_number_integer())
+      return bad_step(step, "input_views entries are null or [rank, axis]");
+    const auto rank = e[0].get<int64_t>(), axis = e[1].get<int64_t>();
+    if (rank < 1 || rank > 64 || axis < 0 || axis >= rank)
+      return bad_step(step, "input_views entry [" + std::to_string(rank) + ", " + std::to_string(axis) +
+                                "] is not a rank in 1..64 with an axis inside it");
+    views[i] = k::InputView{static_cast<int>(rank), static_cast<int>(axis)};
+  }
+  return views;
+}
+
 template <class Spec>
 Expected<Spec> read_spec(const Step& step) {
   try {
@@ -221,21 +242,12 @@ class Prepare {
     if (!has("y")) return bad_step(step_, "no output operand");
     a.out_shape = shape(value("y"));
     a.out = out("y");
-    // "input_views" (optional): per input, null or [rank, axis] of a per-axis Q/DQ parameter.
-    const auto views = step_.spec.find("input_views");
-    if (views != step_.spec.end() && (!views->is_array() || views->size() != spec->inputs.size()))
-      return bad_step(step_, "input_views must list one entry per input");
+    auto views = input_views(step_, spec->inputs.size());
+    if (!views) return views.error();
     for (size_t i = 0; i < spec->inputs.size(); ++i) {
       const int32_t v = value("in" + std::to_string(i));
       if (v < 0) return bad_step(step_, "missing input operand " + std::to_string(i));
-      k::InputView view;
-      if (views != step_.spec.end() && !(*views)[i].is_null()) {
-        const auto& e = (*views)[i];
-        if (!e.is_array() || e.size() != 2 || !e[0].is_number_integer() || !e[1].is_number_integer())
-          return bad_step(step_, "input_views entries are null or [rank, axis]");
-        view = k::InputView{e[0].get<int>(), e[1].get<int>()};
-      }
-      auto in_shape = k::view_shape(shape(v), view);
+      auto in_shape = k::view_shape(shape(v), (*views)[i]);
       if (!in_shape) return in_shape.error();
       a.in_shapes.push_back(std::move(*in_shape));
       a.in.push_back(args_.address(v));
@@ -350,7 +362,12 @@ Expected<void> check_kernel_step(const ExecutionPlan&, const Step& step) {
   if (step.family == "qgemm") return check_validated_spec<k::QGemmSpec>(step);
   if (step.family == "attention") return check_validated_spec<k::AttentionSpec>(step);
   if (step.family == "conv") return check_validated_spec<k::ConvSpec>(step);
-  if (step.family == "pointwise") return check_spec<k::PointwiseSpec>(step);
+  if (step.family == "pointwise") {
+    auto s = read_spec<k::PointwiseSpec>(step);
+    if (!s) return s.error();
+    if (auto views = input_views(step, s->inputs.size()); !views) return views.error();
+    return {};
+  }
   if (step.family == "norm") return check_spec<k::NormSpec>(step);
   if (step.family == "reduce") return check_spec<k::ReduceSpec>(step);
   if (step.family == "movement") return check_spec<k::MovementSpec>(step);

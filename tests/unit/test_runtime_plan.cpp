@@ -417,3 +417,27 @@ TEST_CASE("plan: an engine for sm_90a alone takes the wgmma GEMM; any portable t
   o.targets = {{90, true, false}};
   for (const auto& k : builder::plan_kernels(g, o).kernels) CHECK(k.name_expression.find("gemm_wgmma") == std::string::npos);
 }
+
+TEST_CASE("plan: per-axis input views of pointwise steps are checked when the engine loads") {
+  ir::Graph g = detail::graph_of(test::make_quantized_mlp<f16>());
+  for (const ir::Pass& pass : builder::builder_pipeline())
+    if (std::string_view(pass.name) != "fold_quantized_gemms") pass.run(g, {});
+  builder::PlannerOptions o;
+  o.targets = {{80, false, false}};
+  const auto kp = builder::plan_kernels(g, o);
+  const runtime::Step* viewed = nullptr;
+  for (const auto& step : kp.plan.steps)
+    if (step.spec.contains("input_views")) viewed = &step;
+  REQUIRE(viewed != nullptr);
+  CHECK(runtime::check_kernel_step(kp.plan, *viewed).has_value());
+  const size_t inputs = viewed->spec.at("inputs").size();
+  for (const json& bad : {json(7), json::array(), json(std::vector<json>(inputs, json{3, 3})),
+                          json(std::vector<json>(inputs, json{-1, 0})), json(std::vector<json>(inputs, json{"2", 0})),
+                          json(std::vector<json>(inputs, json{2}))}) {
+    runtime::Step step = *viewed;
+    step.spec["input_views"] = bad;
+    auto ok = runtime::check_kernel_step(kp.plan, step);
+    CHECK_MESSAGE(!ok.has_value(), bad.dump());
+    if (!ok) CHECK(ok.error().id == "rtx.runtime.105");
+  }
+}
