@@ -60,7 +60,6 @@ void from_json(const nlohmann::json& j, PointwiseSpec& spec);
 /// engine builder compiles, since NVRTC spends most of its time parsing the shared headers.
 Program pointwise_program(std::span<const PointwiseSpec> specs, std::string name = "pointwise");
 
-/// A rendered chain and the graph values its kernel reads, in argument order.
 /// How a kernel input is broadcast: numpy-style from its own shape (rank 0), or a 1-D per-axis
 /// quantization parameter viewed as `rank` dims, all 1 but `axis` (so it lines up with the
 /// quantized tensor's `axis` instead of its last dim).
@@ -70,6 +69,7 @@ struct InputView {
   friend bool operator==(const InputView&, const InputView&) = default;
 };
 
+/// A rendered chain and the graph values its kernel reads, in argument order.
 struct PointwiseChain {
   PointwiseSpec spec;
   std::vector<ir::ValueId> inputs;
