@@ -2,6 +2,7 @@
 // The pass pipeline and the structural passes (folding, identity removal, dead code).
 #include "ir/passes.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <cstdlib>
@@ -21,12 +22,23 @@ bool env_flag(const char* name) {
 // Shape and Size only need the input's shape, not its data: fold them whenever that is static.
 bool fold_shape_query(Graph& graph, const Node& n) {
   if ((n.op != OpKind::kShape && n.op != OpKind::kSize) || n.inputs.empty() || n.inputs[0] == kNoValue) return false;
-  const TensorInfo& in = graph.value(n.inputs[0]).info;
+  const TensorInfo in = graph.value(n.inputs[0]).info;
   if (!in.is_static()) return false;
-  // Evaluate on a zero-filled stand-in of the right shape: the op reads only its shape.
-  HostTensor stand_in(in.dtype, in.shape);
-  auto outs = evaluate_node(n, std::vector<HostTensor>{stand_in});
-  graph.make_constant(n.outputs[0], std::move(outs[0]));
+  // The op reads only the shape: computed from it (a zero-filled stand-in of a huge tensor is
+  // not worth allocating).
+  HostTensor value;
+  if (n.op == OpKind::kSize) {
+    value = HostTensor(DataType::kINT64, {});
+    value.set_int(0, in.element_count());
+  } else {
+    const auto rank = static_cast<int64_t>(in.shape.size());
+    const auto clamp = [rank](int64_t v) { return std::clamp<int64_t>(v < 0 ? v + rank : v, 0, rank); };
+    const int64_t start = clamp(n.attr_int("start", 0));
+    const int64_t end = std::max(start, clamp(n.attr_int("end", rank)));
+    value = HostTensor(DataType::kINT64, {end - start});
+    for (int64_t i = start; i < end; ++i) value.set_int(i - start, in.shape[static_cast<size_t>(i)]);
+  }
+  graph.make_constant(n.outputs[0], std::move(value));
   return true;
 }
 
@@ -41,7 +53,9 @@ void fold_constants(Graph& graph, const PassOptions& options) {
       continue;
     }
     bool all_constant = true;
-    for (ValueId v : n.inputs) all_constant = all_constant && (v == kNoValue || graph.constant_data(v));
+    for (ValueId v : n.inputs)
+      all_constant = all_constant && (v == kNoValue || (graph.constant_data(v) != nullptr &&
+                                                        (!options.keep_weights || graph.value(v).kind == ValueKind::kConstant)));
     if (!all_constant) continue;
     bool small = true;
     for (ValueId v : n.outputs) {

@@ -19,6 +19,10 @@ struct PassOptions {
   /// Constant folding evaluates nodes whose outputs hold at most this many elements (large
   /// constant subgraphs stay in the graph and run as kernels; their results would bloat engines).
   int64_t fold_element_limit = 1 << 20;
+  /// fold_constants leaves every node that reads a weight alone: a weight-dependent result would
+  /// tie the graph to the weights' values (refit, weightless engines) and hide Q/DQ of weights
+  /// from the quantized-kernel passes. The builder and the ONNX importer set it.
+  bool keep_weights = false;
 };
 
 struct Pass {
@@ -26,8 +30,9 @@ struct Pass {
   void (*run)(Graph&, const PassOptions&);
 };
 
-/// Evaluates nodes whose inputs are all constants (and Shape/Size of static shapes) with the
-/// reference evaluator and replaces their outputs by constants. Re-infers shapes as it goes, so
+/// Evaluates nodes whose inputs are all constants (weights too, unless options.keep_weights; and
+/// Shape/Size of static shapes) with the reference evaluator and replaces their outputs by
+/// constants. Re-infers shapes as it goes, so
 /// Reshape/Expand/... fed by folded shape subgraphs get static dims.
 void fold_constants(Graph& graph, const PassOptions& options);
 /// Removes Identity nodes (rewiring their users) except where the input is a graph input that

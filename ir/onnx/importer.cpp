@@ -778,6 +778,7 @@ void Importer::add_outputs() {
 
 void Importer::post_process() {
   ir::PassOptions po;
+  po.keep_weights = true;  // initializers stay refittable weights (and Q/DQ of weights stays Q/DQ)
   if (options_.fold_constants) {
     ir::fold_constants(graph_, po);
     ir::remove_dead_nodes(graph_, po);

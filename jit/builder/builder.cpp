@@ -72,50 +72,9 @@ using ir::ValueId;
 /// Constant folding that never folds weights: a weight-dependent result would make the engine
 /// depend on weight values (breaking refit and stripped engines). Otherwise as ir::fold_constants.
 void fold_constants_keep_weights(ir::Graph& graph, const ir::PassOptions& options) {
-  const auto is_constant = [&](ValueId v) {
-    return v == ir::kNoValue ||
-           (graph.value(v).kind == ir::ValueKind::kConstant && graph.constant_data(v) != nullptr);
-  };
-  for (ir::NodeId id : graph.topological_order()) {
-    graph.infer_node(id);
-    ir::Node& n = graph.node(id);
-    if (n.op == ir::OpKind::kShape || n.op == ir::OpKind::kSize) {
-      if (n.inputs.empty() || n.inputs[0] == ir::kNoValue || !graph.value(n.inputs[0]).info.is_static()) continue;
-      const ir::TensorInfo in = graph.value(n.inputs[0]).info;
-      // The op reads only the shape; a zero-filled stand-in of a huge tensor is not worth it.
-      HostTensor value;
-      if (n.op == ir::OpKind::kSize) {
-        value = HostTensor(DataType::kINT64, {});
-        value.set_int(0, in.element_count());
-      } else {
-        const auto rank = static_cast<int64_t>(in.shape.size());
-        const auto clamp = [rank](int64_t v) { return std::clamp<int64_t>(v < 0 ? v + rank : v, 0, rank); };
-        const int64_t start = clamp(n.attr_int("start", 0));
-        const int64_t end = std::max(start, clamp(n.attr_int("end", rank)));
-        value = HostTensor(DataType::kINT64, {end - start});
-        for (int64_t i = start; i < end; ++i) value.set_int(i - start, in.shape[static_cast<size_t>(i)]);
-      }
-      graph.make_constant(n.outputs[0], std::move(value));
-      graph.node(id).dead = true;
-      continue;
-    }
-    bool all_constant = true;
-    for (ValueId v : n.inputs) all_constant = all_constant && is_constant(v);
-    if (!all_constant) continue;
-    bool small = true;
-    for (ValueId v : n.outputs) {
-      if (v == ir::kNoValue) continue;
-      const int64_t count = graph.value(v).info.element_count();
-      small = small && count >= 0 && count <= options.fold_element_limit;
-    }
-    if (!small) continue;
-    std::vector<HostTensor> args;
-    for (ValueId v : n.inputs) args.push_back(v == ir::kNoValue ? HostTensor{} : *graph.constant_data(v));
-    auto outs = ir::evaluate_node(n, args);
-    for (size_t k = 0; k < n.outputs.size(); ++k)
-      if (n.outputs[k] != ir::kNoValue) graph.make_constant(n.outputs[k], std::move(outs[k]));
-    graph.node(id).dead = true;
-  }
+  ir::PassOptions keep = options;
+  keep.keep_weights = true;
+  ir::fold_constants(graph, keep);
 }
 
 /// All-zero zero points of QuantizeLinear / DequantizeLinear that are weights become constants:

@@ -335,3 +335,70 @@ TEST_CASE("shared dim names: one input's --shapes sizes the others, at build and
                           "--saveEngine=" + dir.file("x.rtxe"), "--skipInference"});
   CHECK(missing.code == 0);  // input_ids shares both names with the mask: sized too
 }
+
+namespace {
+
+/// x (batch, 16) f32 -> QuantizeLinear/DequantizeLinear (per tensor) -> MatMul with a quantized
+/// (16, 8) weight dequantized per output column (axis 1) -> + bias. `q_type` is the ONNX type of
+/// the quantized values: 3 (int8) or 17 (float8e4m3fn); `w_byte` fills the weight.
+std::string write_qdq_mlp(const TempDir& dir, const std::string& name, int32_t q_type, uint8_t w_byte) {
+  test::ModelBuilder m(21);
+  m.input("x", 1, {"batch", 16});
+  m.init_f32("x_scale", {}, {1.0f / 32});
+  m.init(name + "_x_zero", q_type, {}).set_raw_data(std::string(1, '\0'));
+  m.init("W", q_type, {16, 8}).set_raw_data(std::string(16 * 8, static_cast<char>(w_byte)));
+  m.init_f32("W_scale", {8}, {0.5f, 0.25f, 0.125f, 1.0f, 0.5f, 0.25f, 0.125f, 1.0f});
+  m.init_f32("b", {8}, {0, 1, 2, 3, 4, 5, 6, 7});
+  m.node("QuantizeLinear", {"x", "x_scale", name + "_x_zero"}, {"xq"});
+  m.node("DequantizeLinear", {"xq", "x_scale", name + "_x_zero"}, {"xd"});
+  test::attr_i(m.node("DequantizeLinear", {"W", "W_scale"}, {"Wd"}), "axis", 1);
+  m.node("MatMul", {"xd", "Wd"}, {"xw"});
+  m.node("Add", {"xw", "b"}, {"y"});
+  m.output("y", 1);
+  const auto path = dir.file(name + ".onnx");
+  std::ofstream(path, std::ios::binary) << m.bytes();
+  return path;
+}
+
+}  // namespace
+
+TEST_CASE("ONNX Q/DQ: an int8 MatMul builds into one int8 GEMM kernel; fp8 on sm_80 is a gating error") {
+  TempDir dir;
+  const auto int8_model = write_qdq_mlp(dir, "qdq_int8", 3, 3);
+  const auto engine = dir.file("qdq_int8.rtxe");
+  auto r = rtx_cli({"--onnx=" + int8_model, "--minShapes=x:1x16", "--optShapes=x:4x16", "--maxShapes=x:8x16",
+                    "--computeCapabilities=80", "--saveEngine=" + engine, "--skipInference"});
+  INFO(r.out << r.err);
+  REQUIRE(r.code == 0);
+  auto i = rtx_cli({"inspect", engine, "--json"});
+  REQUIRE(i.code == 0);
+  const auto d = nlohmann::json::parse(i.out);
+  int qgemm = 0, other = 0;
+  for (const auto& k : d["kernels"]) {
+    const std::string name = k["name_expression"].get<std::string>();
+    (name.find("qgemm") != std::string::npos ? qgemm : other) += 1;
+  }
+  CHECK(qgemm == 1);  // Q/DQ of x, DQ of W, MatMul and the bias in one kernel ...
+  CHECK(other == 1);  // ... after x's QuantizeLinear (a pointwise kernel)
+  // The stored network computes the model: x = 1 everywhere quantizes to 32, W = 3, so
+  // y[n] = 16 * (32 / 32) * 3 * W_scale[n] + b[n].
+  const auto x = dir.file("ones.npy");
+  REQUIRE(write_npy(x, HostTensor::from_doubles(DataType::kF32, {2, 16}, std::vector<double>(32, 1.0))).has_value());
+  r = rtx_cli({"--loadEngine=" + engine, "--backend=reference", "--loadInputs=x:" + x, "--saveOutputs=" + dir.file("out")});
+  REQUIRE(r.code == 0);
+  auto y = read_npy(dir.file("out/y.npy"));
+  REQUIRE(y.has_value());
+  const std::vector<double> row = {24, 13, 8, 51, 28, 17, 12, 55};
+  std::vector<double> want = row;
+  want.insert(want.end(), row.begin(), row.end());
+  CHECK(y->to_doubles() == want);
+
+  // fp8 e4m3 (0x38 = 1.0) needs compute capability 8.9: naming sm_80 is an error before any
+  // kernel is compiled, and it names the layer, the type and the target.
+  const auto fp8_model = write_qdq_mlp(dir, "qdq_fp8", 17, 0x38);
+  r = rtx_cli({"--onnx=" + fp8_model, "--shapes=x:2x16", "--computeCapabilities=80,90", "--skipInference"});
+  CHECK(r.code == 1);
+  CHECK(has(r.err, "rtx.builder.130"));
+  CHECK(has(r.err, "FP8"));
+  CHECK(has(r.err, "target sm_80"));
+}
