@@ -46,7 +46,7 @@ void check_model(const std::string& engine_name, const Network& net, DataType dt
   }
 }
 
-void check_onnx(const std::string& engine_name, const std::string& model, double bound) {
+void check_onnx(const std::string& engine_name, const std::string& model, double bound, bool all_on_gpu = false) {
   const Network net = test::onnx_model(model);
   Engine engine = load_engine(engine_name);
   MESSAGE(engine_name << ": image " << engine.image_target() << ", " << engine.num_kernels() << " kernels");
@@ -56,6 +56,7 @@ void check_onnx(const std::string& engine_name, const std::string& model, double
     const auto inputs = test::onnx_test_inputs(model, net, set);
     const auto got = test::run(*ctx, inputs);
     check_outputs(got, reference(net, inputs), bound, engine_name + " data set " + std::to_string(set));
+    if (all_on_gpu) CHECK(ctx->host_fallbacks().empty());
   }
 }
 
@@ -105,6 +106,10 @@ TEST_CASE("engines: int8 transformer block (six int8 projections, attention, nor
 }
 
 TEST_CASE("engines: ONNX ResNet-style CNN") { check_onnx("resnet_tiny_onnx", "resnet_tiny", 5e-3); }
+
+TEST_CASE("engines: ONNX int8 Q/DQ MLP (two int8 GEMM kernels)") {
+  check_onnx("qdq_mlp_onnx", "qdq_mlp", 3e-2, true);
+}
 
 TEST_CASE("engines: ONNX BERT-style encoder") { check_onnx("bert_tiny_onnx", "bert_tiny", 1e-2); }
 

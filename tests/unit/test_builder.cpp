@@ -19,6 +19,7 @@
 #include "jit/runtime/plan.hpp"
 #include "jit/runtime/resolve.hpp"
 #include "rtx/builder.hpp"
+#include "rtx/onnx.hpp"
 #include "rtx/reference.hpp"
 #include "runtime_test_models.hpp"
 #include "serialization/reader.hpp"
@@ -413,6 +414,25 @@ TEST_CASE("builder: explicit int8 Q/DQ layers become int8 GEMM kernels") {
                                            "fc2.weight_scale", "fc2.bias"});
     test::Pseudo rng(21);
     check_plan_computes_network(model, net, {{"x", rng.tensor(DataType::kF16, {5, 64})}});
+  }
+  SUBCASE("ONNX: an exported int8 Q/DQ MLP (tests/models/qdq_mlp)") {
+    onnx::Parser parser;
+    auto net = parser.parse_from_file(std::string(RTX_SOURCE_DIR) + "/tests/models/qdq_mlp/model.onnx");
+    REQUIRE_MESSAGE(net.has_value(), (net ? "" : net.error().to_string()));
+    net->set_profile("x", {1, 64}, {4, 64}, {12, 64});
+    BuildReport report;
+    auto blob = Builder().build_serialized_network(*net, config_for({ComputeCapability::kSM80}), &report);
+    REQUIRE_MESSAGE(blob.has_value(), (blob ? "" : blob.error().to_string()));
+    CHECK(report.host_ops.empty());
+    const auto model = read(*blob);
+    std::vector<std::string> families;
+    for (const auto& s : plan_of(model).steps) families.push_back(s.kind == runtime::StepKind::kKernel ? s.family : runtime::to_string(s.kind));
+    CHECK(families == std::vector<std::string>{"pointwise", "qgemm", "qgemm"});
+    for (const auto& w : model.weights)
+      if (w.name.find(".weight") != std::string::npos && w.name.find("scale") == std::string::npos)
+        CHECK_MESSAGE(w.dtype == DataType::kINT8, w.name);  // the weights stay int8 (not folded)
+    test::Pseudo rng(24);
+    check_plan_computes_network(model, *net, {{"x", rng.tensor(DataType::kF32, {5, 64})}});
   }
   SUBCASE("fp8 e4m3 MLP on sm_89: fp8 GEMM kernels") {
     Network net = test::make_quantized_mlp<f16, fp8e4m3>();
