@@ -87,6 +87,22 @@ TEST_CASE("real export: BERT-style encoder (TorchScript exporter, opset 14)") {
   const ir::Value& ids = g.value(g.find_value("input_ids"));
   CHECK(ids.info.shape == std::vector<int64_t>{ir::kDynamic, ir::kDynamic});
   CHECK(ids.dim_names == std::vector<std::string>{"batch", "sequence"});
+  // The layer norms read their scales and biases as weights: import-time folding leaves every
+  // node reading a float initializer alone, so a refit reaches them (they used to be folded
+  // into constant copies).
+  // (The exporter passes some of them through Identity nodes; the builder removes those.)
+  const auto through_identities = [&](ir::ValueId v) {
+    while (g.value(v).producer >= 0 && g.node(g.value(v).producer).op == ir::OpKind::kIdentity)
+      v = g.node(g.value(v).producer).inputs[0];
+    return v;
+  };
+  for (const ir::Node& n : g.nodes()) {
+    if (n.dead || n.op != ir::OpKind::kLayerNormalization) continue;
+    for (size_t i = 1; i < n.inputs.size(); ++i)
+      if (n.inputs[i] != ir::kNoValue)
+        CHECK_MESSAGE(g.value(through_identities(n.inputs[i])).kind == ir::ValueKind::kWeight,
+                      n.describe() << " input " << i);
+  }
 }
 
 TEST_CASE("real export: BERT-style encoder (torch.export + onnxscript, opset 18)") {
