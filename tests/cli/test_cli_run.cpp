@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 
 #include "ir/onnx/tensor_proto.hpp"
@@ -401,4 +402,33 @@ TEST_CASE("ONNX Q/DQ: an int8 MatMul builds into one int8 GEMM kernel; fp8 on sm
   CHECK(has(r.err, "rtx.builder.130"));
   CHECK(has(r.err, "FP8"));
   CHECK(has(r.err, "target sm_80"));
+}
+
+TEST_CASE("a stripped int8 Q/DQ engine refits from its ONNX model to the full engine, byte for byte") {
+  // tests/models/qdq_mlp: int8 weights and their scales are refittable weights; the all-zero
+  // zero points are built in (not in the weights table).
+  TempDir dir;
+  const std::string model = std::string(RTX_SOURCE_DIR) + "/tests/models/qdq_mlp/model.onnx";
+  const auto common = std::vector<std::string>{"--onnx=" + model, "--shapes=x:4x64", "--computeCapabilities=80",
+                                               "--skipInference"};
+  auto with = common;
+  with.push_back("--saveEngine=" + dir.file("full.rtxe"));
+  auto without = common;
+  without.push_back("--saveEngine=" + dir.file("stripped.rtxe"));
+  without.push_back("--stripWeights");
+  REQUIRE(rtx_cli(with).code == 0);
+  REQUIRE(rtx_cli(without).code == 0);
+  auto i = rtx_cli({"inspect", dir.file("full.rtxe"), "--json"});
+  REQUIRE(i.code == 0);
+  const auto d = nlohmann::json::parse(i.out);
+  std::set<std::string> weights;
+  for (const auto& w : d["weights"]["entries"]) weights.insert(w["name"].get<std::string>());
+  CHECK(weights.count("fc1.weight") == 1);
+  CHECK(weights.count("fc2.weight_scale") == 1);
+  CHECK(weights.count("fc1.x_zero") == 0);
+  auto r = rtx_cli({"--loadEngine=" + dir.file("stripped.rtxe"), "--refitFromOnnx=" + model,
+                    "--saveEngine=" + dir.file("refit.rtxe"), "--skipInference"});
+  INFO(r.out << r.err);
+  REQUIRE(r.code == 0);
+  CHECK(read_bytes(dir.file("refit.rtxe")) == read_bytes(dir.file("full.rtxe")));
 }
