@@ -268,18 +268,25 @@ TEST_CASE(
   CHECK(has(r.err, "rtx.cli.203: input 'x' has dynamic dims ?x3: building needs its range"));
 }
 
+namespace {
+
+/// Builds `args` twice without running: DIR/full.rtxe with the weights, DIR/stripped.rtxe without.
+void build_full_and_stripped(const TempDir& dir, std::vector<std::string> args) {
+  args.push_back("--skipInference");
+  auto full = args;
+  full.push_back("--saveEngine=" + dir.file("full.rtxe"));
+  args.push_back("--saveEngine=" + dir.file("stripped.rtxe"));
+  args.push_back("--stripWeights");
+  REQUIRE(rtx_cli(full).code == 0);
+  REQUIRE(rtx_cli(args).code == 0);
+}
+
+}  // namespace
+
 TEST_CASE("stripped engine + --refitFromOnnx gives the engine built with weights, byte for byte") {
   TempDir dir;
   const auto model = write_mlp(dir);
-  const auto common = std::vector<std::string>{"--onnx=" + model, "--shapes=x:2x3",
-                                               "--computeCapabilities=80", "--skipInference"};
-  auto with = common;
-  with.push_back("--saveEngine=" + dir.file("full.rtxe"));
-  auto without = common;
-  without.push_back("--saveEngine=" + dir.file("stripped.rtxe"));
-  without.push_back("--stripWeights");
-  REQUIRE(rtx_cli(with).code == 0);
-  REQUIRE(rtx_cli(without).code == 0);
+  build_full_and_stripped(dir, {"--onnx=" + model, "--shapes=x:2x3", "--computeCapabilities=80"});
   auto i = rtx_cli({"inspect", dir.file("stripped.rtxe")});
   CHECK(has(i.out, "stripped: refit before running"));
   // The stripped engine cannot run on the reference evaluator: its weights are missing.
@@ -409,15 +416,7 @@ TEST_CASE("a stripped int8 Q/DQ engine refits from its ONNX model to the full en
   // zero points are built in (not in the weights table).
   TempDir dir;
   const std::string model = std::string(RTX_SOURCE_DIR) + "/tests/models/qdq_mlp/model.onnx";
-  const auto common = std::vector<std::string>{"--onnx=" + model, "--shapes=x:4x64", "--computeCapabilities=80",
-                                               "--skipInference"};
-  auto with = common;
-  with.push_back("--saveEngine=" + dir.file("full.rtxe"));
-  auto without = common;
-  without.push_back("--saveEngine=" + dir.file("stripped.rtxe"));
-  without.push_back("--stripWeights");
-  REQUIRE(rtx_cli(with).code == 0);
-  REQUIRE(rtx_cli(without).code == 0);
+  build_full_and_stripped(dir, {"--onnx=" + model, "--shapes=x:4x64", "--computeCapabilities=80"});
   auto i = rtx_cli({"inspect", dir.file("full.rtxe"), "--json"});
   REQUIRE(i.code == 0);
   const auto d = nlohmann::json::parse(i.out);
