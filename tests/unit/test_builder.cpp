@@ -97,6 +97,22 @@ std::vector<std::string> step_kinds(const runtime::ExecutionPlan& plan) {
   return k;
 }
 
+/// Per step: the kernel family, or the step kind for steps that are not kernels.
+std::vector<std::string> step_families(const runtime::ExecutionPlan& plan) {
+  std::vector<std::string> f;
+  for (const auto& s : plan.steps) f.push_back(s.kind == runtime::StepKind::kKernel ? s.family : runtime::to_string(s.kind));
+  return f;
+}
+
+/// Builds `net` for `cc` alone, checks that no op was planned on the host, and reads the engine.
+serialization::EngineModel build_on_gpu_only(const Network& net, ComputeCapability cc) {
+  BuildReport report;
+  auto blob = Builder().build_serialized_network(net, config_for({cc}), &report);
+  REQUIRE_MESSAGE(blob.has_value(), (blob ? "" : blob.error().to_string()));
+  CHECK(report.host_ops.empty());
+  return read(*blob);
+}
+
 }  // namespace
 
 TEST_CASE("builder: compute capability lists are checked") {
@@ -323,10 +339,8 @@ TEST_CASE("builder: a CNN becomes conv (+relu), pool and GEMM kernels with a fre
   REQUIRE_MESSAGE(blob.has_value(), (blob ? "" : blob.error().to_string()));
   const auto model = read(*blob);
   const auto plan = plan_of(model);
-  std::vector<std::string> families;
-  for (const auto& s : plan.steps) families.push_back(s.kind == runtime::StepKind::kKernel ? s.family : runtime::to_string(s.kind));
   // conv+relu, max pool, conv+relu, global average pool, flatten (an alias), linear.
-  CHECK(families == std::vector<std::string>{"conv", "pool", "conv", "pool", "alias", "gemm"});
+  CHECK(step_families(plan) == std::vector<std::string>{"conv", "pool", "conv", "pool", "alias", "gemm"});
   CHECK(plan.steps[0].nodes.size() == 2);  // Conv + Relu
   CHECK(report.host_ops.empty());
   test::Pseudo rng(8);
@@ -394,16 +408,10 @@ TEST_CASE("builder: a transformer block fuses projections, attention and residua
 TEST_CASE("builder: explicit int8 Q/DQ layers become int8 GEMM kernels") {
   SUBCASE("MLP: the second layer's input quantization is the first kernel's epilogue") {
     Network net = test::make_quantized_mlp<f16>();
-    BuildReport report;
-    auto blob = Builder().build_serialized_network(net, config_for({ComputeCapability::kSM80}), &report);
-    REQUIRE_MESSAGE(blob.has_value(), (blob ? "" : blob.error().to_string()));
-    CHECK(report.host_ops.empty());
-    const auto model = read(*blob);
+    const auto model = build_on_gpu_only(net, ComputeCapability::kSM80);
     const auto plan = plan_of(model);
-    std::vector<std::string> families;
-    for (const auto& s : plan.steps) families.push_back(s.kind == runtime::StepKind::kKernel ? s.family : runtime::to_string(s.kind));
     // x's QuantizeLinear (pointwise), fc1 (+bias, relu, the next QuantizeLinear), fc2 (+bias).
-    CHECK(families == std::vector<std::string>{"pointwise", "qgemm", "qgemm"});
+    CHECK(step_families(plan) == std::vector<std::string>{"pointwise", "qgemm", "qgemm"});
     CHECK(plan.steps[1].spec.at("epilogue").at("quantize") == true);
     CHECK(plan.steps[1].spec.at("output") == "i8");
     CHECK(plan.steps[2].spec.at("output") == "f16");
@@ -420,14 +428,8 @@ TEST_CASE("builder: explicit int8 Q/DQ layers become int8 GEMM kernels") {
     auto net = parser.parse_from_file(std::string(RTX_SOURCE_DIR) + "/tests/models/qdq_mlp/model.onnx");
     REQUIRE_MESSAGE(net.has_value(), (net ? "" : net.error().to_string()));
     net->set_profile("x", {1, 64}, {4, 64}, {12, 64});
-    BuildReport report;
-    auto blob = Builder().build_serialized_network(*net, config_for({ComputeCapability::kSM80}), &report);
-    REQUIRE_MESSAGE(blob.has_value(), (blob ? "" : blob.error().to_string()));
-    CHECK(report.host_ops.empty());
-    const auto model = read(*blob);
-    std::vector<std::string> families;
-    for (const auto& s : plan_of(model).steps) families.push_back(s.kind == runtime::StepKind::kKernel ? s.family : runtime::to_string(s.kind));
-    CHECK(families == std::vector<std::string>{"pointwise", "qgemm", "qgemm"});
+    const auto model = build_on_gpu_only(*net, ComputeCapability::kSM80);
+    CHECK(step_families(plan_of(model)) == std::vector<std::string>{"pointwise", "qgemm", "qgemm"});
     for (const auto& w : model.weights)
       if (w.name.find(".weight") != std::string::npos && w.name.find("scale") == std::string::npos)
         CHECK_MESSAGE(w.dtype == DataType::kINT8, w.name);  // the weights stay int8 (not folded)
@@ -451,11 +453,7 @@ TEST_CASE("builder: explicit int8 Q/DQ layers become int8 GEMM kernels") {
   }
   SUBCASE("transformer block: six int8 projections") {
     Network net = test::make_quantized_transformer_block<f16>();
-    BuildReport report;
-    auto blob = Builder().build_serialized_network(net, config_for({ComputeCapability::kSM90}), &report);
-    REQUIRE_MESSAGE(blob.has_value(), (blob ? "" : blob.error().to_string()));
-    CHECK(report.host_ops.empty());
-    const auto model = read(*blob);
+    const auto model = build_on_gpu_only(net, ComputeCapability::kSM90);
     const auto plan = plan_of(model);
     int qgemms = 0, gemms = 0;
     for (const auto& s : plan.steps) {
