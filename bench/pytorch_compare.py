@@ -312,22 +312,7 @@ def bench_model(torch, opts, name, precision, results, notes):
             try:
                 rows[b]["graph"] = time_cuda(torch, cuda_graph_fn(torch, eager), opts.torch_warmup, opts.iterations)
             except Exception as e:
-                # transformers' BERT copies a CPU tensor while building the attention mask, which a
-                # capture refuses. The mask is all ones and the token types all zeros, so passing
-                # None for both computes the same function; retry that way and say so.
-                retried = False
-                if name == "bert-base":
-                    try:
-                        ids = args[0]
-                        plain = lambda: model(ids, None, None)  # noqa: E731
-                        rows[b]["graph"] = time_cuda(torch, cuda_graph_fn(torch, plain), opts.torch_warmup, opts.iterations)
-                        notes.append(f"{name} {precision} b{b} graph: captured with attention_mask=None, "
-                                         f"token_type_ids=None (all ones / all zeros: the same function)")
-                        retried = True
-                    except Exception as e2:
-                        e = e2
-                if not retried:
-                    fail(b, "graph", f"{type(e).__name__}: {str(e)[:200]}")
+                fail(b, "graph", f"{type(e).__name__}: {str(e)[:200]}")
             if compiled is not None:
                 try:
                     fn = lambda: compiled(*args)  # noqa: E731

@@ -34,7 +34,7 @@ pack() {
   # test folders of the family the test asks for (the GPU machine has no such data).
   rm -rf "$stage" && mkdir -p "$stage/bin" "$stage/lib"
   tests=$(meson introspect "$build" --tests | python3 -c '
-import json, os, re, shutil, sys
+import json, os, shutil, sys
 root, stage = sys.argv[1], sys.argv[2]
 ops = {"quantization": ("quantizelinear",)}
 for t in json.load(sys.stdin):

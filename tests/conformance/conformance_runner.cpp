@@ -38,6 +38,7 @@
 #include "ir/onnx_dtype.hpp"
 #include "ir/reference.hpp"
 #include "jit/device.hpp"
+#include "jit/gating.hpp"
 #include "rtx/builder.hpp"
 #include "rtx/onnx.hpp"
 #include "rtx/runtime.hpp"
@@ -238,17 +239,18 @@ ir::TensorMap run_on_gpu(Network& net, const ir::TensorMap& inputs, std::string&
   for (const auto& [name, t] : inputs) net.set_profile(name, t.shape(), t.shape(), t.shape());
   BuilderConfig config;
   config.set_compute_capabilities({ComputeCapability::kCURRENT});
+  const auto note = [&](const std::string& what) { host += (host.empty() ? "" : ", ") + what; };
   BuildReport report;
   auto blob = Builder().build_serialized_network(net, config, &report);
   if (!blob) throw Exception(blob.error());
-  for (const auto& op : report.host_ops) host += (host.empty() ? "" : ", ") + op + " planned on the host";
+  for (const auto& op : report.host_ops) note(op + " planned on the host");
   auto engine = Runtime().deserialize(blob->bytes());
   if (!engine) throw Exception(engine.error());
   auto ctx = engine->create_execution_context();
   if (!ctx) throw Exception(ctx.error());
   auto outs = ctx->infer(std::map<std::string, HostTensor>(inputs.begin(), inputs.end()));
   if (!outs) throw Exception(outs.error());
-  for (const auto& why : ctx->host_fallbacks()) host += (host.empty() ? "" : ", ") + why;
+  for (const auto& why : ctx->host_fallbacks()) note(why);
   return ir::TensorMap(outs->begin(), outs->end());
 }
 
@@ -382,7 +384,7 @@ void run_test(const fs::path& dir, Result& r) {
       outs = g_gpu ? run_on_gpu(*net, inputs, r.host) : ir::evaluate(g, inputs);
     } catch (const Exception& e) {
       // A type this GPU cannot run (FP4 before Blackwell) is the gating rule working: not in scope here.
-      if (g_gpu && e.error().id == "rtx.builder.130") {
+      if (g_gpu && e.error().id == jit::gating_errc::kUnsupportedTarget) {
         r.outcome = Outcome::kSkip;
         r.reason = "this GPU cannot run the test's types (" + e.error().message.substr(0, 120) + ")";
         return;
