@@ -10,6 +10,7 @@
 #include "serialization/byte_io.hpp"
 #include "serialization/checksum.hpp"
 #include "serialization/errors.hpp"
+#include "serialization/image_compression.hpp"
 
 namespace rtx::serialization {
 
@@ -55,6 +56,26 @@ Blob Blob::borrow(std::span<const uint8_t> bytes, std::shared_ptr<const void> ow
   b.bytes_ = bytes;
   b.owner_ = std::move(owner);
   return b;
+}
+
+Blob KernelImage::contents() const {
+  if (!compressed()) return bytes;
+  return Blob::own(detail::inflate_image(bytes.bytes(), raw_size, "kernel image " + target_name()));
+}
+
+void KernelImage::compress() {
+  if (compressed() || bytes.size() > UINT32_MAX) return;
+  std::vector<uint8_t> stored = detail::deflate_image(bytes.bytes());
+  if (stored.size() >= bytes.size()) return;
+  raw_size = static_cast<uint32_t>(bytes.size());
+  bytes = Blob::own(std::move(stored));
+}
+
+uint16_t EngineModel::format_version() const {
+  for (const auto& img : images) {
+    if (img.compressed()) return 2;
+  }
+  return 1;
 }
 
 std::string KernelImage::target_name() const {
@@ -158,16 +179,16 @@ EngineHeader decode_header(std::span<const uint8_t> bytes) {
   }
   EngineHeader h;
   h.format_version = static_cast<uint16_t>(load_le(b + 6, 2));
-  if (h.format_version != kFormatVersion) {
+  if (h.format_version < kOldestFormatVersion || h.format_version > kFormatVersion) {
     throw Exception(E::kFormatVersion, "engine format version " + std::to_string(h.format_version) +
-                                           " is not supported by this library (it reads version " +
-                                           std::to_string(kFormatVersion) +
-                                           "); rebuild the engine");
+                                           " is not supported by this library (it reads versions " +
+                                           std::to_string(kOldestFormatVersion) + " to " +
+                                           std::to_string(kFormatVersion) + "); rebuild the engine");
   }
   const auto header_size = load_le(b + 8, 2);
   if (header_size != kHeaderSize) {
     throw Exception(E::kHeaderSize, "header size field is " + std::to_string(header_size) +
-                                        ", format version 1 requires 64");
+                                        ", every format version requires 64");
   }
   h.flags = static_cast<uint16_t>(load_le(b + 10, 2));
   if ((h.flags & ~kKnownFlagBits) != 0) {

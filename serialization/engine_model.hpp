@@ -24,8 +24,12 @@
 
 namespace rtx::serialization {
 
-/// The format version this library writes (and the only one it reads so far).
-inline constexpr uint16_t kFormatVersion = 1;
+/// The newest format version this library reads and writes. The writer writes the oldest
+/// version that can hold a model (1 unless an image is compressed), so engines without
+/// compressed images stay readable by version-1 readers.
+inline constexpr uint16_t kFormatVersion = 2;
+/// The oldest format version this library reads.
+inline constexpr uint16_t kOldestFormatVersion = 1;
 /// Size of the fixed header, in every format version.
 inline constexpr uint64_t kHeaderSize = 64;
 /// Size of one section-table entry.
@@ -112,7 +116,16 @@ struct KernelImage {
   ImageKind kind = ImageKind::kCUBIN;
   uint16_t cc = 0;             ///< 10*major + minor: 90 is sm_90 (cubin) or compute_90 (PTX)
   bool arch_specific = false;  ///< the "a" targets (sm_90a): only run on exactly `cc`
+  /// The bytes as stored in the file: the image itself, or its zlib stream when raw_size != 0.
   Blob bytes;
+  /// Size of the image after inflating `bytes` (format version 2); 0: `bytes` is not compressed.
+  uint32_t raw_size = 0;
+  bool compressed() const { return raw_size != 0; }
+  /// The image itself (inflated when compressed). Throws rtx::Exception on a corrupt stream,
+  /// which the reader has already ruled out for every image it returns.
+  Blob contents() const;
+  /// Stores the image as a zlib stream when that is smaller; no-op when already compressed.
+  void compress();
   /// "sm_90a", "compute_75".
   std::string target_name() const;
 };
@@ -169,6 +182,8 @@ struct EngineModel {
   uint64_t streamable_weight_bytes() const;
   /// True when every weight has data.
   bool has_all_weight_data() const;
+  /// The format version the writer uses: 2 when an image is compressed, else 1.
+  uint16_t format_version() const;
   const WeightEntry* find_weight(std::string_view name) const;
 };
 

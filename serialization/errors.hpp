@@ -63,6 +63,7 @@ inline constexpr const char* kKernelAmbiguousTarget = "rtx.serialization.413";
 inline constexpr const char* kHeaderTargetsDisagree = "rtx.serialization.414";
 inline constexpr const char* kImageMisaligned = "rtx.serialization.415";
 inline constexpr const char* kImageOverlap = "rtx.serialization.416";
+inline constexpr const char* kImageCompression = "rtx.serialization.417";  // bad zlib image
 // 5xx: weights
 inline constexpr const char* kWeightsTruncated = "rtx.serialization.501";
 inline constexpr const char* kWeightsTrailing = "rtx.serialization.502";
@@ -93,7 +94,7 @@ inline constexpr const char* kRefitFingerprintError = "rtx.serialization.707";
 inline constexpr const char* kRefitNullData = "rtx.serialization.708";
 
 /// Every id above, for the spec and coverage tests.
-inline constexpr std::array<std::string_view, 73> kAllErrorIds = {
+inline constexpr std::array<std::string_view, 74> kAllErrorIds = {
     kOpenFailed,
     kReadFailed,
     kWriteFailed,
@@ -142,6 +143,7 @@ inline constexpr std::array<std::string_view, 73> kAllErrorIds = {
     kHeaderTargetsDisagree,
     kImageMisaligned,
     kImageOverlap,
+    kImageCompression,
     kWeightsTruncated,
     kWeightsTrailing,
     kWeightDtype,

@@ -157,8 +157,8 @@ std::span<const uint8_t> section_bytes(std::span<const uint8_t> file, const Sect
   return file.subspan(static_cast<size_t>(s.offset), static_cast<size_t>(s.size));
 }
 
-void read_kernels(EngineModel& m, std::span<const uint8_t> kern, std::span<const uint8_t> kimg,
-                  const std::shared_ptr<const void>& owner) {
+void read_kernels(EngineModel& m, uint16_t format_version, std::span<const uint8_t> kern,
+                  std::span<const uint8_t> kimg, const std::shared_ptr<const void>& owner) {
   Cursor c(kern, E::kKernelsTruncated, "kernels table");
   const uint32_t image_count = c.u32();
   const uint32_t kernel_count = c.u32();
@@ -175,16 +175,20 @@ void read_kernels(EngineModel& m, std::span<const uint8_t> kern, std::span<const
     const uint8_t kind = c.u8();
     const uint8_t flags = c.u8();
     img.cc = c.u16();
-    const uint32_t reserved = c.u32();
+    const uint32_t raw_size = c.u32();  // version 1: reserved (zero)
     const uint64_t offset = c.u64();
     const uint64_t size = c.u64();
     if (kind != uint8_t(ImageKind::kCUBIN) && kind != uint8_t(ImageKind::kPTX)) {
       throw Exception(E::kImageKind, where + " has unknown kind " + std::to_string(kind));
     }
-    if ((flags & ~1u) != 0 || reserved != 0)
+    // Flag bit 1 (compressed) and raw_size exist from version 2 on and come together.
+    const uint8_t known_flags = format_version >= 2 ? 3 : 1;
+    const bool compressed = (flags & 2u) != 0;
+    if ((flags & ~known_flags) != 0 || compressed != (raw_size != 0))
       throw Exception(E::kImageKind, where + " has non-zero reserved bits");
     img.kind = static_cast<ImageKind>(kind);
     img.arch_specific = (flags & 1u) != 0;
+    img.raw_size = raw_size;
     if (offset % kImageAlignment != 0) {
       throw Exception(E::kImageMisaligned, where + " offset " + std::to_string(offset) +
                                                " is not a multiple of " +
@@ -356,7 +360,7 @@ EngineModel read_impl(std::span<const uint8_t> file, const std::shared_ptr<const
   if (!metadata) throw Exception(E::kMetadataJson, "metadata is not valid JSON: " + error);
   m.metadata = std::move(*metadata);
 
-  read_kernels(m, section_bytes(file, sections.at(kTagKernels)),
+  read_kernels(m, h.format_version, section_bytes(file, sections.at(kTagKernels)),
                section_bytes(file, sections.at(kTagKernelImages)), owner);
   std::optional<std::span<const uint8_t>> wdat;
   if (const auto it = sections.find(kTagWeightData); it != sections.end())

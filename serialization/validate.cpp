@@ -12,6 +12,7 @@
 #include "rtx/error.hpp"
 #include "serialization/byte_io.hpp"
 #include "serialization/errors.hpp"
+#include "serialization/image_compression.hpp"
 
 namespace rtx::serialization::detail {
 namespace E = errors;
@@ -112,14 +113,29 @@ void validate_images(const EngineModel& m) {
                                            std::to_string(img.cc) +
                                            "; the format holds 10 (1.0) to 255");
     }
-    const auto bytes = img.bytes.bytes();
+    // The first four and the last byte of the image itself decide its form; a compressed image is
+    // inflated once to find them (and to prove that it inflates), keeping nothing.
+    uint8_t head[4] = {};
+    size_t head_size = 0;
+    uint64_t size = 0;
+    uint8_t last = 0;
+    const auto look = [&](std::span<const uint8_t> c) {
+      for (size_t j = 0; j < c.size() && head_size < 4; ++j) head[head_size++] = c[j];
+      if (!c.empty()) last = c.back();
+      size += c.size();
+    };
+    if (img.compressed()) {
+      detail::inflate_image_chunks(img.bytes.bytes(), img.raw_size, where + " (" + img.target_name() + ")", look);
+    } else {
+      look(img.bytes.bytes());
+    }
     if (img.kind == ImageKind::kCUBIN) {
       static constexpr uint8_t kElf[4] = {0x7F, 'E', 'L', 'F'};
-      if (bytes.size() < 4 || !std::equal(std::begin(kElf), std::end(kElf), bytes.begin())) {
+      if (head_size < 4 || !std::equal(std::begin(kElf), std::end(kElf), head)) {
         throw Exception(E::kCubinNotElf,
                         where + " (" + img.target_name() + ") is not an ELF cubin");
       }
-    } else if (bytes.empty() || bytes.back() != 0) {
+    } else if (size == 0 || last != 0) {
       throw Exception(E::kPtxNotTerminated,
                       where + " (" + img.target_name() + ") PTX does not end with a NUL byte");
     }

@@ -191,6 +191,7 @@ Layout plan(const EngineModel& m, const WriteOptions& options) {
   }
   Layout layout;
   EngineHeader& h = layout.header;
+  h.format_version = m.format_version();
   h.library_version = m.library_version;
   const uint16_t min_ptx = m.min_ptx_cc();
   h.flags = static_cast<uint16_t>(
@@ -234,9 +235,9 @@ Layout plan(const EngineModel& m, const WriteOptions& options) {
     for (size_t i = 0; i < m.images.size(); ++i) {
       const auto& img = m.images[i];
       w.u8(static_cast<uint8_t>(img.kind));
-      w.u8(img.arch_specific ? 1 : 0);
+      w.u8(static_cast<uint8_t>((img.arch_specific ? 1 : 0) | (img.compressed() ? 2 : 0)));
       w.u16(img.cc);
-      w.u32(0);  // reserved
+      w.u32(img.raw_size);  // 0 when stored as it is (version 1: reserved)
       w.u64(image_offsets[i]);
       w.u64(img.bytes.size());
     }

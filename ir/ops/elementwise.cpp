@@ -267,12 +267,14 @@ IntFnFactory plain_int(int64_t (*f)(int64_t)) {
 
 FloatFn gelu_fn(const Node& node) {
   const std::string mode = node.attr_string("approximate", "none");
+  // 0.5 x (1 + erf(x / sqrt 2)) and 0.5 x (1 + tanh(u)), in forms without the cancellation of
+  // 1 + erf / 1 + tanh at negative x (the kernels use the same forms, common/math.cuh).
   if (mode == "none")
-    return [](double x) { return 0.5 * x * (1.0 + std::erf(x / std::numbers::sqrt2)); };
+    return [](double x) { return 0.5 * x * std::erfc(-x / std::numbers::sqrt2); };
   if (mode == "tanh") {
     return [](double x) {
-      const double k = std::sqrt(2.0 / std::numbers::pi);
-      return 0.5 * x * (1.0 + std::tanh(k * (x + 0.044715 * x * x * x)));
+      const double u = std::sqrt(2.0 / std::numbers::pi) * (x + 0.044715 * x * x * x);
+      return x / (1.0 + std::exp(-2.0 * u));
     };
   }
   fail(node, "rtx.ir.207",

@@ -106,18 +106,20 @@ Expected<Engine> load(serialization::EngineModel model, const RuntimeCache& cach
     }
     (void)chosen_index;
     st->target = chosen->target_name();
+    // Only the chosen image is inflated; the reader has checked that it inflates.
+    const serialization::Blob image = chosen->contents();
     Expected<jit::Module> module = Error{errc::kLoad, "not loaded"};
     if (chosen->kind == serialization::ImageKind::kCUBIN) {
-      module = jit::Module::load(chosen->bytes.bytes(), false);
+      module = jit::Module::load(image.bytes(), false);
     } else {
       st->suboptimal = true;
       if (runtime::ptx_compiler_available() || assert_no_jit()) {
-        auto cubin = runtime::cubin_for_ptx(cache, chosen->bytes.bytes(), sm);
+        auto cubin = runtime::cubin_for_ptx(cache, image.bytes(), sm);
         if (!cubin) return cubin.error();
         module = jit::Module::load(*cubin, false);
       } else {
         // No nvJitLink here: the driver JIT-compiles the PTX (its own disk cache keeps it).
-        module = jit::Module::load(chosen->bytes.bytes(), true);
+        module = jit::Module::load(image.bytes(), true);
       }
       if (recorder)
         recorder->report(Severity::kWARNING,

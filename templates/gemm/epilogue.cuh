@@ -16,6 +16,7 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
+#include "common/math.cuh"
 #include "gemm/params.cuh"
 #include "rtx/config.hpp"
 
@@ -58,19 +59,19 @@ __device__ __forceinline__ __nv_bfloat16 from_float<__nv_bfloat16>(float x) {
 
 // ---- activations --------------------------------------------------------------------------------
 
+/// The activation of the epilogue; the formulas are the pointwise ones (common/math.cuh).
 template <Activation kAct>
 __device__ __forceinline__ float activate(float x) {
   if constexpr (kAct == Activation::kRelu) {
     return x < 0.0f ? 0.0f : x;  // keeps NaN, like the reference
   } else if constexpr (kAct == Activation::kGelu) {
-    return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
+    return rtx::kernels::gelu_erf(x);
   } else if constexpr (kAct == Activation::kGeluTanh) {
-    const float u = 0.79788456080286536f * (x + 0.044715f * x * x * x);
-    return 0.5f * x * (1.0f + tanhf(u));
+    return rtx::kernels::gelu_tanh(x);
   } else if constexpr (kAct == Activation::kSilu) {
-    return x / (1.0f + expf(-x));
+    return rtx::kernels::silu(x);
   } else if constexpr (kAct == Activation::kSigmoid) {
-    return 1.0f / (1.0f + expf(-x));
+    return rtx::kernels::sigmoid(x);
   } else if constexpr (kAct == Activation::kTanh) {
     return tanhf(x);
   } else {

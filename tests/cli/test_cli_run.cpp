@@ -94,7 +94,7 @@ TEST_CASE("help, version and usage errors") {
   CHECK(has(r.out, "rtx inspect FILE [--json]"));
   r = rtx_cli({"--version"});
   CHECK(r.code == 0);
-  CHECK(has(r.out, "rtx 0.1.0 (engine format 1)"));
+  CHECK(has(r.out, "rtx 0.1.0 (engine format 2)"));
   r = rtx_cli({"--onnx=m.onnx", "--bogus"});
   CHECK(r.code == 2);
   CHECK(has(r.err, "[E] rtx.cli.001: unknown flag '--bogus'"));

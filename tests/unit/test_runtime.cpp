@@ -91,7 +91,7 @@ TEST_CASE("runtime: the PTX of an engine compiles to a cubin through the runtime
 
   RuntimeCache cache;
   bool compiled = false;
-  auto cubin = runtime::cubin_for_ptx(cache, ptx->bytes.bytes(), 90, &compiled);
+  auto cubin = runtime::cubin_for_ptx(cache, ptx->contents().bytes(), 90, &compiled);
   REQUIRE_MESSAGE(cubin.has_value(), (cubin ? "" : cubin.error().to_string()));
   CHECK(compiled);
   REQUIRE(cubin->size() > 4);

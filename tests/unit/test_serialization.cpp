@@ -104,7 +104,7 @@ TEST_CASE("header: every field at the offset FORMAT.md gives, little-endian") {
   CHECK(std::string(v.begin(), v.begin() + 4) == "RTXE");
   CHECK(v[4] == 0xFF);
   CHECK(v[5] == 0xFE);
-  CHECK(serialization::detail::load_le(&v[6], 2) == 1);
+  CHECK(serialization::detail::load_le(&v[6], 2) == serialization::kFormatVersion);
   CHECK(serialization::detail::load_le(&v[8], 2) == 64);
   CHECK(serialization::detail::load_le(&v[10], 2) == 0x000B);
   CHECK(v[12] == 1);
@@ -293,9 +293,10 @@ TEST_CASE("file errors: 001 missing, 002 unreadable, 003 no directory, 004 canno
 
 namespace {
 
-void check_golden(const std::string& name, const WriteOptions& options) {
+void check_golden(const std::string& name, const WriteOptions& options,
+                  EngineModel (*make)() = small_model) {
   const fs::path path = fs::path(RTX_GOLDEN_DIR) / name;
-  const auto expected = write_engine(small_model(), options).value();
+  const auto expected = write_engine(make(), options).value();
   if (const char* update = std::getenv("RTX_UPDATE_GOLDEN");
       update != nullptr && std::string(update) == "1") {
     std::ofstream(path, std::ios::binary)
@@ -309,7 +310,7 @@ void check_golden(const std::string& name, const WriteOptions& options) {
   // Reading the golden file gives the model; writing the model gives the golden file.
   const auto model = read_engine_file(path);
   REQUIRE_MESSAGE(model.has_value(), model.error().to_string());
-  check_same_model(small_model(), *model);
+  check_same_model(make(), *model);
   CHECK(model->weights_stripped == options.exclude_weights);
   CHECK_MESSAGE(expected == golden, "the writer no longer reproduces "
                                         << path.string()
@@ -325,6 +326,38 @@ TEST_CASE("golden engine, format version 1") {
 TEST_CASE("golden engine, format version 1, weights stripped") {
   check_golden("engine_v1_stripped.rtxe", {.exclude_weights = true});
 }
+// Version 2 adds compressed images. Its bytes depend on zlib's deflate, which is stable within a
+// zlib version (Debian 12: 1.2.13); another zlib may choose other (equally valid) streams.
+TEST_CASE("golden engine, format version 2 (compressed images), weights stripped") {
+  check_golden("engine_v2_stripped.rtxe", {.exclude_weights = true}, small_compressed_model);
+}
+
+TEST_CASE("compressed images: version 2 only when needed, contents inflate to the image") {
+  const EngineModel plain = small_model();
+  CHECK(plain.format_version() == 1);
+  CHECK(header_of(write_engine(plain).value()).format_version == 1);
+  const EngineModel packed = small_compressed_model();
+  CHECK(packed.format_version() == 2);
+  const auto bytes = write_engine(packed).value();
+  CHECK(header_of(bytes).format_version == 2);
+  CHECK(bytes.size() < write_engine(plain).value().size() + 1024);  // 4x larger cubins, stored smaller
+  const auto back = read_engine(bytes);
+  REQUIRE(back.has_value());
+  for (size_t i = 0; i < back->images.size(); ++i) {
+    const KernelImage& img = back->images[i];
+    if (img.kind != ImageKind::kCUBIN) continue;
+    CAPTURE(i);
+    REQUIRE(img.compressed());
+    CHECK(img.bytes.size() * 2 < img.raw_size);
+    const Blob raw = img.contents();
+    CHECK(raw.size() == img.raw_size);
+    CHECK(std::equal(raw.bytes().begin(), raw.bytes().begin() + 4, "\x7F" "ELF"));
+  }
+  // Random bytes do not shrink: compress() leaves such an image as it is.
+  KernelImage random = small_model().images[0];
+  random.compress();
+  CHECK_FALSE(random.compressed());
+}
 
 // Seed corpus of the fuzz target (tests/fuzz/corpus): written only when RTX_FUZZ_SEED_DIR names a
 // directory, never by a plain test run.
@@ -337,6 +370,7 @@ TEST_CASE("fuzz seed corpus (only with RTX_FUZZ_SEED_DIR)") {
                static_cast<std::streamsize>(bytes.size()));
   };
   save("small.rtxe", write_engine(small_model()).value());
+  save("small_compressed.rtxe", write_engine(small_compressed_model()).value());
   save("small_stripped.rtxe", write_engine(small_model(), {.exclude_weights = true}).value());
   for (uint64_t seed = 1; seed <= 12; ++seed) {
     const EngineModel m = random_model(seed * 7919);

@@ -25,6 +25,11 @@ std::vector<uint8_t> small_engine() {
   return write_engine(small_model()).value();
 }
 
+// Format version 2: the same engine with its cubins stored as zlib streams.
+std::vector<uint8_t> small_compressed_engine() {
+  return write_engine(small_compressed_model()).value();
+}
+
 // Writes a model that breaks a rule, bypassing the writer's checks.
 std::vector<uint8_t> unchecked(const EngineModel& m) {
   return write_engine(m, {.validate = false}).value();
@@ -52,8 +57,8 @@ std::vector<uint8_t> patched_table(std::function<void(std::vector<uint8_t>&)> pa
 
 // Patches section `tag` in place, then fixes every checksum.
 std::vector<uint8_t> patched_section(uint32_t tag,
-                                     std::function<void(std::vector<uint8_t>&)> patch) {
-  auto f = small_engine();
+                                     std::function<void(std::vector<uint8_t>&)> patch,
+                                     std::vector<uint8_t> f = small_engine()) {
   auto s = section_copy(f, tag);
   patch(s);
   return replace_section(f, tag, s);
@@ -90,8 +95,8 @@ const std::vector<BrokenFile>& broken_files() {
          f[40] ^= 1;
          return f;
        }},
-      {E::kFormatVersion, "format version 2",
-       [] { return patched_header([](auto& f) { put(f, 6, 2, 2); }); }},
+      {E::kFormatVersion, "format version 3",
+       [] { return patched_header([](auto& f) { put(f, 6, 3, 2); }); }},
       {E::kHeaderSize, "header size 128",
        [] { return patched_header([](auto& f) { put(f, 8, 128, 2); }); }},
       {E::kReservedFlags, "flag bit 8", [] { return patched_header([](auto& f) { f[11] |= 1; }); }},
@@ -235,6 +240,30 @@ const std::vector<BrokenFile>& broken_files() {
        [] { return patched_section(kTagKernels, [](auto& s) { s[8] = 7; }); }},
       {E::kImageKind, "image reserved bits",
        [] { return patched_section(kTagKernels, [](auto& s) { s[9] = 2; }); }},
+      {E::kImageKind, "version 2: compressed flag cleared, raw size kept",
+       [] {
+         return patched_section(kTagKernels, [](auto& s) { s[9] &= ~2u; }, small_compressed_engine());
+       }},
+      {E::kImageKind, "version 2: raw size without the compressed flag",
+       [] {
+         return patched_section(kTagKernels, [](auto& s) { put(s, 8 + 24 * 2 + 4, 100, 4); },
+                                small_compressed_engine());
+       }},
+      {E::kImageCompression, "compressed image: a byte of the stream changed",
+       [] {
+         return patched_section(kTagKernelImages, [](auto& s) { s[40] ^= 0x55; },
+                                small_compressed_engine());
+       }},
+      {E::kImageCompression, "compressed image: raw size one byte too large",
+       [] {
+         return patched_section(kTagKernels, [](auto& s) { s[8 + 4] += 1; },
+                                small_compressed_engine());
+       }},
+      {E::kImageCompression, "compressed image: raw size beyond what deflate can give",
+       [] {
+         return patched_section(kTagKernels, [](auto& s) { put(s, 8 + 4, 0xFFFFFFF0u, 4); },
+                                small_compressed_engine());
+       }},
       {E::kImagePastEnd, "image larger than KIMG",
        [] { return patched_section(kTagKernels, [](auto& s) { put(s, 8 + 16, 1 << 20, 8); }); }},
       {E::kCubinNotElf, "cubin without ELF magic",
@@ -439,12 +468,11 @@ const std::vector<BrokenFile>& broken_files() {
 TEST_CASE("one handcrafted broken file per reader error id") {
   std::set<std::string> seen;
   for (const BrokenFile& b : broken_files()) {
-    CAPTURE(b.id);
-    CAPTURE(b.what);
+    INFO(std::string(b.id) << " (" << b.what << ")");
     const auto bytes = b.make();
     const auto r = read_engine(bytes);
     REQUIRE_FALSE(r.has_value());
-    CHECK(r.error().id == b.id);
+    CHECK_MESSAGE(r.error().id == b.id, r.error().to_string());
     CHECK_FALSE(r.error().message.empty());
     seen.insert(b.id);
   }
@@ -477,9 +505,11 @@ TEST_CASE("writer and refit ids: 305, 601, 602; 701-708 are in test_serializatio
   CHECK(r.error().message.find("fc1.weight") != std::string::npos);
 }
 
-TEST_CASE("every truncation of a small engine is rejected with 101 or 108") {
-  const auto full = small_engine();
-  REQUIRE(full.size() > 2000);
+namespace {
+
+// Every prefix is rejected with 101 (shorter than a header) or 108 (shorter than file_size).
+void check_every_truncation(const std::vector<uint8_t>& full) {
+  REQUIRE(full.size() > 1000);
   REQUIRE(full.size() < 4096);
   for (size_t n = 0; n < full.size(); ++n) {
     const std::vector<uint8_t> cut(full.begin(), full.begin() + static_cast<ptrdiff_t>(n));
@@ -491,8 +521,8 @@ TEST_CASE("every truncation of a small engine is rejected with 101 or 108") {
   CHECK(read_engine(full).has_value());
 }
 
-TEST_CASE("every single-bit flip of a small engine is rejected with the id of the region hit") {
-  auto file = small_engine();
+// Every single-bit flip is rejected with the id of the region hit.
+void check_every_bit_flip(std::vector<uint8_t> file) {
   const auto secs = sections_of(file);
   const auto expected_id = [&](size_t byte) -> std::string_view {
     if (byte < 4) return E::kBadMagic;
@@ -520,6 +550,21 @@ TEST_CASE("every single-bit flip of a small engine is rejected with the id of th
   CHECK(read_engine(file).has_value());
   // Each region was hit.
   CHECK(counts.size() == 6);
+}
+
+}  // namespace
+
+TEST_CASE("every truncation of a small engine is rejected with 101 or 108") {
+  check_every_truncation(small_engine());
+}
+TEST_CASE("every truncation of a small engine with compressed images is rejected with 101 or 108") {
+  check_every_truncation(small_compressed_engine());
+}
+TEST_CASE("every single-bit flip of a small engine is rejected with the id of the region hit") {
+  check_every_bit_flip(small_engine());
+}
+TEST_CASE("every single-bit flip of a small engine with compressed images is rejected likewise") {
+  check_every_bit_flip(small_compressed_engine());
 }
 
 TEST_CASE("FORMAT.md lists exactly the error ids of the code") {

@@ -7,6 +7,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <map>
 #include <string>
@@ -57,6 +58,15 @@ inline Blob fake_ptx(Rng& rng, size_t size) {
   std::vector<uint8_t> b(std::max<size_t>(size, 1));
   for (auto& c : b) c = static_cast<uint8_t>('a' + rng.below(26));
   b.back() = 0;
+  return Blob::own(std::move(b));
+}
+
+/// A cubin-looking image that deflate shrinks (like a real cubin): the ELF magic, then words of
+/// a four-letter alphabet.
+inline Blob compressible_cubin(Rng& rng, size_t size) {
+  std::vector<uint8_t> b(std::max<size_t>(size, 4));
+  for (auto& c : b) c = static_cast<uint8_t>("ACGT"[rng.below(4)]);
+  std::copy_n("\x7F" "ELF", 4, b.begin());
   return Blob::own(std::move(b));
 }
 
@@ -122,6 +132,19 @@ inline EngineModel small_model() {
   return m;
 }
 
+/// small_model() with compressible cubins stored as zlib streams (what format version 2 adds);
+/// the PTX stays raw, so raw and compressed images mix.
+inline EngineModel small_compressed_model() {
+  EngineModel m = small_model();
+  Rng rng(20261206);
+  for (auto& img : m.images) {
+    if (img.kind != ImageKind::kCUBIN) continue;
+    img.bytes = compressible_cubin(rng, img.bytes.size() * 4);
+    img.compress();
+  }
+  return m;
+}
+
 /// A random valid model; `seed` decides everything.
 inline EngineModel random_model(uint64_t seed) {
   Rng rng(seed);
@@ -161,6 +184,12 @@ inline EngineModel random_model(uint64_t seed) {
   if (rng.coin())
     m.images.push_back({ImageKind::kPTX, static_cast<uint16_t>(rng.coin() ? 75 : 80), false,
                         fake_ptx(rng, 1 + rng.below(300))});
+  for (auto& img : m.images) {
+    if (img.kind == ImageKind::kCUBIN && rng.coin()) {
+      img.bytes = compressible_cubin(rng, 4 + rng.below(2000));
+      img.compress();
+    }
+  }
   if (!m.images.empty()) {
     for (uint64_t k = 0, n = 1 + rng.below(5); k < n; ++k) {
       add_kernel(m, "rtx::kernel<" + std::to_string(k) + ">",
@@ -206,6 +235,7 @@ inline void check_same_model(const EngineModel& a, const EngineModel& b) {
     CHECK(a.images[i].kind == b.images[i].kind);
     CHECK(a.images[i].cc == b.images[i].cc);
     CHECK(a.images[i].arch_specific == b.images[i].arch_specific);
+    CHECK(a.images[i].raw_size == b.images[i].raw_size);
     CHECK(same_bytes(a.images[i].bytes.bytes(), b.images[i].bytes.bytes()));
   }
   REQUIRE(a.kernels.size() == b.kernels.size());

@@ -158,7 +158,9 @@ json model_json(const ser::EngineModel& m, bool stripped) {
                        {"kind", img.kind == ser::ImageKind::kPTX ? "ptx" : "cubin"},
                        {"compute_capability", img.cc},
                        {"arch_specific", img.arch_specific},
-                       {"bytes", img.bytes.size()}});
+                       {"bytes", img.compressed() ? uint64_t{img.raw_size} : uint64_t{img.bytes.size()}},
+                       {"stored_bytes", img.bytes.size()},
+                       {"compressed", img.compressed()}});
   }
   d["targets"] = targets;
   json kernels = json::array();
@@ -430,7 +432,9 @@ std::string render_text(const nlohmann::json& d, bool verbose) {
   s << "Targets (" << d["targets"].size() << ")\n";
   for (const auto& t : d["targets"]) {
     s << "  " << t["target"].get<std::string>() << "  " << t["kind"].get<std::string>() << "  "
-      << human_bytes(t["bytes"].get<uint64_t>()) << "\n";
+      << human_bytes(t["bytes"].get<uint64_t>());
+    if (t["compressed"].get<bool>()) s << " (stored in " << human_bytes(t["stored_bytes"].get<uint64_t>()) << ", zlib)";
+    s << "\n";
   }
   s << "Kernels (" << d["kernels"].size() << ")\n";
   for (const auto& k : d["kernels"]) {
