@@ -56,7 +56,7 @@ Error problem_error(const ConvSpec& spec, const std::string& what) {
 std::string epilogue_expression(const GemmEpilogue& e) {
   std::ostringstream s;
   s << "rtx::kernels::gemm::Epilogue<(rtx::kernels::gemm::Activation)"
-    << static_cast<int>(e.activation) << ", (rtx::kernels::gemm::BiasMode)"
+    << static_cast<int>(kernel_activation(e.activation)) << ", (rtx::kernels::gemm::BiasMode)"
     << static_cast<int>(e.bias) << ", false, " << (e.residual ? "true" : "false") << ">";
   return s.str();
 }
@@ -454,6 +454,7 @@ dev::conv::ConvParams make_params(const ConvSpec& spec, const ConvProblem& p,
   g.bias = b.bias;
   g.residual.ptr = b.residual;
   g.alpha = 1.0f;
+  g.activation_floor = activation_floor(spec.activation);
   g.group_m = 8;
   g.k = p.gemm_k();
   if (spec.layout == ConvLayout::kNHWC) {

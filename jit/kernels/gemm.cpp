@@ -40,10 +40,18 @@ int64_t ceil_div(int64_t a, int64_t b) {
   return (a + b - 1) / b;
 }
 
+}  // namespace
+
+float activation_floor(GemmActivation a) {
+  return a == GemmActivation::kRelu ? 0.0f : -std::numeric_limits<float>::infinity();
+}
+
+namespace {
+
 std::string epilogue_expression(const GemmEpilogue& e) {
   std::ostringstream s;
   s << "rtx::kernels::gemm::Epilogue<(rtx::kernels::gemm::Activation)"
-    << static_cast<int>(e.activation) << ", (rtx::kernels::gemm::BiasMode)"
+    << static_cast<int>(kernel_activation(e.activation)) << ", (rtx::kernels::gemm::BiasMode)"
     << static_cast<int>(e.bias) << ", " << (e.c ? "true" : "false") << ", "
     << (e.residual ? "true" : "false") << ">";
   return s.str();
@@ -65,6 +73,8 @@ const char* activation_name(GemmActivation a) {
       return "sigmoid";
     case GemmActivation::kTanh:
       return "tanh";
+    case GemmActivation::kFloor:
+      return "floor";
   }
   return "?";
 }
@@ -565,6 +575,7 @@ dev::GemmParams make_params(const GemmSpec& spec, const GemmProblem& p, const Ge
   copy(p.residual.batch, params.residual.batch_stride);
   params.alpha = p.alpha;
   params.beta = p.beta;
+  params.activation_floor = activation_floor(spec.epilogue.activation);
   params.tiles_m = static_cast<int32_t>(ceil_div(p.m, spec.tile.bm));
   params.tiles_n = static_cast<int32_t>(ceil_div(p.n, spec.tile.bn));
   return params;

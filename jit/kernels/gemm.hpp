@@ -57,6 +57,14 @@ struct GemmTile {
   friend bool operator==(const GemmTile&, const GemmTile&) = default;
 };
 
+/// The activation a kernel is compiled with: kNone and kRelu become kFloor (one kernel, the floor
+/// a run-time parameter), the others stay. Specs keep the activation the graph asked for.
+constexpr GemmActivation kernel_activation(GemmActivation a) {
+  return a == GemmActivation::kNone || a == GemmActivation::kRelu ? GemmActivation::kFloor : a;
+}
+/// GemmParams::activation_floor for `a`: 0 for ReLU, -inf otherwise (read only by kFloor).
+float activation_floor(GemmActivation a);
+
 /// The fused epilogue: D = act(alpha * acc + bias + beta * C) + residual.
 struct GemmEpilogue {
   GemmActivation activation = GemmActivation::kNone;

@@ -57,6 +57,7 @@ const char* activation_name(GemmActivation a) {
     case GemmActivation::kSilu: return "silu";
     case GemmActivation::kSigmoid: return "sigmoid";
     case GemmActivation::kTanh: return "tanh";
+    case GemmActivation::kFloor: return "floor";
   }
   return "?";
 }

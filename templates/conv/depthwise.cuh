@@ -86,7 +86,7 @@ __global__ void __launch_bounds__(256) conv_depthwise(const __grid_constant__ Co
     if constexpr (Epi::kBias != gemm::BiasMode::kNone) {
       v += gemm::to_float(static_cast<const TIn*>(p.bias)[m]);
     }
-    v = gemm::activate<Epi::kAct>(v);
+    v = gemm::activate<Epi::kAct>(v, p.activation_floor);
     if constexpr (Epi::kResidual)
       v += gemm::to_float(static_cast<const TOut*>(p.residual.ptr)[idx]);
     y[idx] = gemm::from_float<TOut>(v);

@@ -60,10 +60,13 @@ __device__ __forceinline__ __nv_bfloat16 from_float<__nv_bfloat16>(float x) {
 // ---- activations --------------------------------------------------------------------------------
 
 /// The activation of the epilogue; the formulas are the pointwise ones (common/math.cuh).
+/// `floor` is GemmParams::activation_floor, read only by kFloor.
 template <Activation kAct>
-__device__ __forceinline__ float activate(float x) {
+__device__ __forceinline__ float activate(float x, float floor = 0.0f) {
   if constexpr (kAct == Activation::kRelu) {
     return x < 0.0f ? 0.0f : x;  // keeps NaN, like the reference
+  } else if constexpr (kAct == Activation::kFloor) {
+    return x < floor ? floor : x;  // keeps NaN; floor -inf changes nothing
   } else if constexpr (kAct == Activation::kGelu) {
     return rtx::kernels::gelu_erf(x);
   } else if constexpr (kAct == Activation::kGeluTanh) {
@@ -182,7 +185,7 @@ __device__ __forceinline__ void store_tile(const float* tile, const GemmParams& 
                                     p.c.col_stride, row, col, p.n, p.beta);
     }
 #pragma unroll
-    for (int e = 0; e < kVec; ++e) v[e] = activate<Epi::kAct>(v[e]);
+    for (int e = 0; e < kVec; ++e) v[e] = activate<Epi::kAct>(v[e], p.activation_floor);
     if constexpr (Epi::kResidual) {
       accumulate_operand<TOut, kVec>(v, static_cast<const TOut*>(p.residual.ptr) + off.residual,
                                      p.residual.row_stride, p.residual.col_stride, row, col, p.n,

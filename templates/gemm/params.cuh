@@ -28,6 +28,10 @@ enum class Activation : int {
   kSilu = 4,      ///< x * sigmoid(x)
   kSigmoid = 5,
   kTanh = 6,
+  /// Outputs below GemmParams::activation_floor are raised to it: ReLU (floor 0) and no
+  /// activation (floor -inf) in one kernel, so a network with both compiles each GEMM shape once.
+  /// Only name expressions use it; specs keep kNone / kRelu.
+  kFloor = 7,
 };
 
 /// Where a bias vector applies: one value per output column (the usual Linear/NHWC bias) or per
@@ -67,6 +71,7 @@ struct GemmParams {
   EpilogueOperand residual;  ///< + R after the activation (output dtype)
   float alpha;
   float beta;
+  float activation_floor;    ///< Activation::kFloor: 0 for ReLU, -inf for none
   RTX_STD::int32_t tiles_m;  ///< ceil(m / tile rows)
   RTX_STD::int32_t tiles_n;  ///< ceil(n / tile columns)
 };

@@ -81,6 +81,12 @@ void exercise(std::span<const uint8_t> bytes) {
   }
   for (const auto& img : model->images) {
     for (uint8_t b : img.bytes.bytes()) sink = static_cast<uint8_t>(sink ^ b);
+    // What the runtime loads: an accepted engine's compressed images must inflate.
+    try {
+      if (img.compressed() && img.contents().size() != img.raw_size) fail();
+    } catch (...) {
+      fail();
+    }
   }
   const WriteOptions options{.exclude_weights = model->weights_stripped};
   auto written = write_engine(*model, options);

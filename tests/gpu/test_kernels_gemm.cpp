@@ -110,6 +110,7 @@ HostTensor apply_activation(GemmActivation act, const HostTensor& x) {
   ir::Node node;
   switch (act) {
     case GemmActivation::kNone:
+    case GemmActivation::kFloor:  // only in name expressions; a spec never holds it
       return x;
     case GemmActivation::kRelu:
       node.op = ir::OpKind::kRelu;

@@ -98,7 +98,7 @@ TEST_CASE("runtime: the PTX of an engine compiles to a cubin through the runtime
   CHECK((*cubin)[0] == 0x7F);
   CHECK((*cubin)[1] == 'E');
   CHECK(cache.size() == 1);
-  auto again = runtime::cubin_for_ptx(cache, ptx->bytes.bytes(), 90, &compiled);
+  auto again = runtime::cubin_for_ptx(cache, ptx->contents().bytes(), 90, &compiled);
   REQUIRE(again.has_value());
   CHECK_FALSE(compiled);
   CHECK(*again == *cubin);
@@ -111,11 +111,11 @@ TEST_CASE("runtime: the PTX of an engine compiles to a cubin through the runtime
   CHECK(loaded.serialize() == blob);
   {
     ScopedEnv tripwire("RTX_ASSERT_NO_JIT", "1");
-    auto served = runtime::cubin_for_ptx(loaded, ptx->bytes.bytes(), 90, &compiled);
+    auto served = runtime::cubin_for_ptx(loaded, ptx->contents().bytes(), 90, &compiled);
     REQUIRE(served.has_value());
     CHECK_FALSE(compiled);
     RuntimeCache empty;
-    auto refused = runtime::cubin_for_ptx(empty, ptx->bytes.bytes(), 89);
+    auto refused = runtime::cubin_for_ptx(empty, ptx->contents().bytes(), 89);
     REQUIRE_FALSE(refused.has_value());
     CHECK(refused.error().id == "rtx.runtime.104");
   }

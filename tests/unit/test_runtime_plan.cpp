@@ -7,6 +7,7 @@
 #include <doctest/doctest.h>
 
 #include <cstring>
+#include <limits>
 #include <random>
 #include <set>
 
@@ -306,6 +307,19 @@ TEST_CASE("launch preparation: a new batch changes the launch, never the kernel"
     CHECK(p.a == address(first.operands.at("a")));
     CHECK(p.d == address(first.operands.at("d")));
     CHECK(launch->config.grid.x == static_cast<unsigned>(p.tiles_m * p.tiles_n));
+    CHECK(p.activation_floor == 0.0f);  // the first layer's ReLU
+  }
+  // The second layer (no activation) launches the same kernel with floor -inf.
+  {
+    std::vector<std::vector<int64_t>> s = {{8, 64}};
+    const auto r = runtime::resolve(plan, s);
+    auto launches = runtime::prepare_kernel_step(plan, plan.steps[1], runtime::StepArgs{r.infos, address});
+    REQUIRE_MESSAGE(launches.has_value(), (launches ? "" : launches.error().to_string()));
+    REQUIRE(launches->size() == 1);
+    CHECK(launches->front().kernel == kernel);
+    kernels::gemm::GemmParams p;
+    std::memcpy(&p, launches->front().params.data(), sizeof p);
+    CHECK(p.activation_floor == -std::numeric_limits<float>::infinity());
   }
   // A misaligned input is not the kernel's: the runtime then runs the step on the host.
   std::vector<std::vector<int64_t>> s = {{4, 64}};

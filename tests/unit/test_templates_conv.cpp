@@ -219,8 +219,8 @@ TEST_CASE("launch config, params, names, JSON, OHWI weights") {
   dw.bias = true;
   CHECK(dw.name_expression() ==
         "rtx::kernels::conv::conv_depthwise<float, __nv_bfloat16, (rtx::kernels::conv::Layout)0, "
-        "rtx::kernels::gemm::Epilogue<(rtx::kernels::gemm::Activation)1, "
-        "(rtx::kernels::gemm::BiasMode)1, false, false>>");
+        "rtx::kernels::gemm::Epilogue<(rtx::kernels::gemm::Activation)7, "
+        "(rtx::kernels::gemm::BiasMode)1, false, false>>");  // ReLU: kFloor with floor 0
   for (const ConvSpec& x : {s, nchw, dw}) {
     nlohmann::json j = x;
     CHECK(j.get<ConvSpec>() == x);

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <string>
@@ -329,8 +330,17 @@ TEST_CASE("spec names, validation and JSON") {
   CHECK(s.name_expression() ==
         "rtx::kernels::gemm::gemm_mma<__half, __half, rtx::kernels::gemm::TileShape<128, 256, 64, "
         "3, 2, 4>, true, false, 8, 8, rtx::kernels::gemm::Epilogue<(rtx::kernels::gemm::"
-        "Activation)0, (rtx::kernels::gemm::BiasMode)0, false, false>>");
+        "Activation)7, (rtx::kernels::gemm::BiasMode)0, false, false>>");
   CHECK(GemmSpec{}.tile == s.tile);  // the default tile
+  // No activation and ReLU compile to one kernel (Activation::kFloor); the floor is a parameter.
+  GemmSpec relu = s;
+  relu.epilogue.activation = GemmActivation::kRelu;
+  CHECK(relu.name_expression() == s.name_expression());
+  CHECK(activation_floor(GemmActivation::kRelu) == 0.0f);
+  CHECK(activation_floor(GemmActivation::kNone) == -std::numeric_limits<float>::infinity());
+  GemmSpec gelu = s;
+  gelu.epilogue.activation = GemmActivation::kGelu;
+  CHECK(gelu.name_expression().find("Activation)2") != std::string::npos);
   CHECK(s.validate());
   CHECK(s.threads() == 256);
   CHECK(s.shared_bytes() == 3 * (128 + 256) * 64 * 2);
