@@ -653,7 +653,7 @@ struct Int8Conv {
     }
     if (o.q) {
       const ValueId sy = g.add_weight("sy", pow2_scales(o.mid, {}, -4, -2));
-      const ValueId zy = g.add_weight("zy", HostTensor::from_doubles(o.q_type, {}, std::vector<double>{o.q_type == DataType::kUINT8 ? 120 : -3}));
+      const ValueId zy = g.add_weight("zy", HostTensor::from_doubles(o.q_type, {}, std::vector<double>{o.q_type == DataType::kUINT8 ? 120.0 : -3.0}));
       Attrs qa;
       if (o.q_type == DataType::kFP8E4M3) qa["output_dtype"] = int64_t{17};
       qy = o.q_type == DataType::kFP8E4M3 ? q(g, "q_y", y, sy, kNoValue, qa) : q(g, "q_y", y, sy, zy);
