@@ -134,6 +134,53 @@ bool zero_or_absent(const Graph& g, const Node& n, size_t input) {
   return true;
 }
 
+/// The activation node that alone reads `cur` and keeps the dtype `mid`, or nullopt.
+std::optional<NodeId> match_activation(const Index& ix, ValueId cur, DataType mid) {
+  const Graph& g = ix.graph();
+  auto c = ix.sole_reader(cur);
+  if (!c || !is_activation(g.node(*c)) || g.node(*c).outputs.size() != 1 ||
+      g.value(g.node(*c).outputs[0]).info.dtype != mid)
+    return std::nullopt;
+  return c;
+}
+
+/// A trailing per-tensor QuantizeLinear that alone reads `cur`.
+struct OutputQ {
+  NodeId node = -1;
+  ValueId scale = kNoValue;
+  ValueId zero = kNoValue;  ///< integer outputs only; kNoValue when absent
+  ValueId output = kNoValue;
+  bool saturate = true;
+};
+
+/// The QuantizeLinear reading `cur` when its scale is per tensor and of `scale_type` (as its
+/// `precision`, if set), its output int8/uint8 (or fp8 with `allow_fp8`) and its zero point per
+/// tensor (zero for fp8); else nullopt.
+std::optional<OutputQ> match_output_q(const Index& ix, ValueId cur, DataType scale_type, bool allow_fp8) {
+  const Graph& g = ix.graph();
+  const auto info = [&](ValueId v) -> const TensorInfo& { return g.value(v).info; };
+  auto c = ix.sole_reader(cur);
+  if (!c || g.node(*c).op != OpKind::kQuantizeLinear) return std::nullopt;
+  const Node& q = g.node(*c);
+  const DataType out = q.outputs.size() == 1 ? info(q.outputs[0]).dtype : DataType::kF32;
+  bool ok = q.inputs.size() >= 2 && q.inputs[0] == cur && q.has_input(1) &&
+            (is_int8(out) || (allow_fp8 && is_fp8(out))) && per_tensor(info(q.inputs[1])) &&
+            info(q.inputs[1]).dtype == scale_type;
+  if (ok && q.attr_int("precision", 0) != 0) {
+    const auto prec = data_type_from_onnx(q.attr_int("precision", 0));
+    ok = prec && *prec == scale_type;
+  }
+  if (ok && q.has_input(2)) ok = per_tensor(info(q.inputs[2])) && (is_int8(out) || zero_or_absent(g, q, 2));
+  if (!ok) return std::nullopt;
+  OutputQ r;
+  r.node = *c;
+  r.scale = q.inputs[1];
+  if (q.has_input(2) && is_int8(out)) r.zero = q.inputs[2];
+  r.output = q.outputs[0];
+  r.saturate = q.attr_int("saturate", 1) != 0;
+  return r;
+}
+
 /// The pattern at `anchor`. With `allow_shared`, the operand-path nodes (DQs and the weight's
 /// Transpose) may have other readers: the pass duplicates them before matching strictly.
 std::optional<QuantGemmGroup> match(const Index& ix, NodeId anchor_id, bool allow_shared) {
@@ -312,31 +359,18 @@ std::optional<QuantGemmGroup> match(const Index& ix, NodeId anchor_id, bool allo
       }
     }
   }
-  if (auto c = ix.sole_reader(cur); c && is_activation(g.node(*c)) && g.node(*c).outputs.size() == 1 &&
-                                     info(g.node(*c).outputs[0]).dtype == m.mid_type) {
-    m.activation = *c;
-    tail.push_back(*c);
-    cur = g.node(*c).outputs[0];
+  if (auto act = match_activation(ix, cur, m.mid_type)) {
+    m.activation = *act;
+    tail.push_back(*act);
+    cur = g.node(*act).outputs[0];
   }
-  if (auto c = ix.sole_reader(cur); c && g.node(*c).op == OpKind::kQuantizeLinear) {
-    const Node& q = g.node(*c);
-    const DataType out = q.outputs.size() == 1 ? info(q.outputs[0]).dtype : DataType::kF32;
-    bool ok = q.inputs.size() >= 2 && q.inputs[0] == cur && q.has_input(1) &&
-              (is_int8(out) || is_fp8(out)) && per_tensor(info(q.inputs[1])) &&
-              info(q.inputs[1]).dtype == m.scale_type;
-    if (ok && q.attr_int("precision", 0) != 0) {
-      const auto prec = data_type_from_onnx(q.attr_int("precision", 0));
-      ok = prec && *prec == m.scale_type;
-    }
-    if (ok && q.has_input(2)) ok = per_tensor(info(q.inputs[2])) && (is_int8(out) || zero_or_absent(g, q, 2));
-    if (ok) {
-      m.y_q = *c;
-      m.y_scale = q.inputs[1];
-      if (q.has_input(2) && is_int8(out)) m.y_zero = q.inputs[2];
-      m.saturate = q.attr_int("saturate", 1) != 0;
-      tail.push_back(*c);
-      cur = q.outputs[0];
-    }
+  if (auto q = match_output_q(ix, cur, m.scale_type, true)) {
+    m.y_q = q->node;
+    m.y_scale = q->scale;
+    m.y_zero = q->zero;
+    m.saturate = q->saturate;
+    tail.push_back(q->node);
+    cur = q->output;
   }
   m.output = cur;
   m.output_type = info(cur).dtype;
@@ -344,6 +378,87 @@ std::optional<QuantGemmGroup> match(const Index& ix, NodeId anchor_id, bool allo
   m.nodes = a_path;
   m.nodes.insert(m.nodes.end(), b_path.begin(), b_path.end());
   m.nodes.push_back(anchor_id);
+  m.nodes.insert(m.nodes.end(), tail.begin(), tail.end());
+  return m;
+}
+
+/// The quantized convolution at `anchor` (see quant_passes.hpp); `allow_shared` as for match().
+std::optional<QuantConvGroup> match_conv(const Index& ix, NodeId anchor_id, bool allow_shared) {
+  const Graph& g = ix.graph();
+  const Node& anchor = g.node(anchor_id);
+  if (anchor.dead || anchor.op != OpKind::kConv || !anchor.has_input(0) || !anchor.has_input(1))
+    return std::nullopt;
+  if (anchor.outputs.size() != 1 || anchor.outputs[0] == kNoValue) return std::nullopt;
+  const auto info = [&](ValueId v) -> const TensorInfo& { return g.value(v).info; };
+  const auto private_to = [&](ValueId v, NodeId reader) {
+    return allow_shared ? !ix.readers(v).empty() : ix.exclusive(v, reader);
+  };
+  QuantConvGroup m;
+  m.anchor = anchor_id;
+  m.mid_type = info(anchor.outputs[0]).dtype;
+  if (!is_mid(m.mid_type)) return std::nullopt;
+  const int64_t rank = info(anchor.inputs[0]).rank();
+  if (rank < 3 || rank > 5 || info(anchor.inputs[1]).rank() != rank) return std::nullopt;
+
+  // ---- W: DQ(int8 w), per-tensor or per-output-channel (axis 0) scale, no zero point ----------
+  const NodeId wdq = ix.producer(anchor.inputs[1]);
+  if (wdq < 0 || g.node(wdq).op != OpKind::kDequantizeLinear || !private_to(anchor.inputs[1], anchor_id))
+    return std::nullopt;
+  const Node& wd = g.node(wdq);
+  m.w_dq = wdq;
+  m.w = wd.inputs[0];
+  m.w_type = info(m.w).dtype;
+  m.w_scale = wd.inputs[1];
+  m.scale_type = info(m.w_scale).dtype;
+  if (!is_int8(m.w_type) || !is_mid(m.scale_type) || info(wd.outputs[0]).dtype != m.mid_type) return std::nullopt;
+  const auto wl = scale_layout(wd, info(m.w), info(m.w_scale));
+  if (!wl) return std::nullopt;
+  if (wl->kind == ScaleLayout::kAxis && wl->axis == 0) {
+    m.per_channel = true;
+  } else if (wl->kind != ScaleLayout::kTensor) {
+    return std::nullopt;  // per-input-channel, per-tap or blocked scales do not factor out of the sums
+  }
+  if (!zero_or_absent(g, wd, 2)) return std::nullopt;
+
+  // ---- x: DQ(int8 x), per-tensor scale of the same dtype, no zero point ----------------------
+  const NodeId xdq = ix.producer(anchor.inputs[0]);
+  if (xdq < 0 || g.node(xdq).op != OpKind::kDequantizeLinear || !private_to(anchor.inputs[0], anchor_id))
+    return std::nullopt;
+  const Node& xd = g.node(xdq);
+  m.x_dq = xdq;
+  m.x = xd.inputs[0];
+  m.x_type = info(m.x).dtype;
+  m.x_scale = xd.inputs[1];
+  if (!is_int8(m.x_type) || info(xd.outputs[0]).dtype != m.mid_type) return std::nullopt;
+  if (!per_tensor(info(m.x_scale)) || info(m.x_scale).dtype != m.scale_type) return std::nullopt;
+  // A nonzero activation zero point would also make padding nonzero in the integer domain.
+  if (!zero_or_absent(g, xd, 2)) return std::nullopt;
+
+  // ---- Conv's own bias (the mid dtype, one value per output channel) -------------------------
+  if (anchor.has_input(2)) {
+    const TensorInfo& b = info(anchor.inputs[2]);
+    if (b.dtype != m.mid_type || b.rank() != 1) return std::nullopt;
+    m.bias = anchor.inputs[2];
+  }
+
+  // ---- trailing nodes: [activation] [Q to int8/uint8] -----------------------------------------
+  std::vector<NodeId> tail;
+  ValueId cur = anchor.outputs[0];
+  if (auto act = match_activation(ix, cur, m.mid_type)) {
+    m.activation = *act;
+    tail.push_back(*act);
+    cur = g.node(*act).outputs[0];
+  }
+  if (auto q = match_output_q(ix, cur, m.scale_type, false)) {
+    m.y_q = q->node;
+    m.y_scale = q->scale;
+    m.y_zero = q->zero;
+    tail.push_back(q->node);
+    cur = q->output;
+  }
+  m.output = cur;
+  m.output_type = info(cur).dtype;
+  m.nodes = {xdq, wdq, anchor_id};
   m.nodes.insert(m.nodes.end(), tail.begin(), tail.end());
   return m;
 }
@@ -376,6 +491,30 @@ void privatize(Graph& g, std::vector<NodeId> path, NodeId reader, size_t slot) {
       reader = *it;
     }
     slot = 0;  // DQ and Transpose read their operand at input 0
+  }
+}
+
+/// fold_quantized_gemms() for one Conv: privatise shared DQs, then annotate (or clear).
+void fold_conv(Graph& graph, NodeId id, std::set<NodeId>& touched) {
+  bool matched = false;
+  {
+    const Index ix(graph);
+    matched = match_conv(ix, id, false).has_value();
+    if (!matched) {
+      if (const auto shared = match_conv(ix, id, true)) {
+        touched.insert(shared->w_dq);
+        touched.insert(shared->x_dq);
+        privatize(graph, {shared->w_dq}, id, 1);
+        privatize(graph, {shared->x_dq}, id, 0);
+      }
+    }
+  }
+  if (!matched) matched = match_quant_conv(graph, id).has_value();
+  Node& anchor = graph.node(id);
+  if (matched) {
+    anchor.attrs[std::string(kQuantGemmAttr)] = std::string(to_string(QuantGemmKind::kInt8));
+  } else {
+    anchor.attrs.erase(std::string(kQuantGemmAttr));
   }
 }
 
@@ -443,10 +582,52 @@ std::vector<QuantGemmGroup> find_quant_gemms(const Graph& graph) {
   return groups;
 }
 
+std::map<std::string, ValueId> QuantConvGroup::operands() const {
+  std::map<std::string, ValueId> r;
+  const auto put = [&](const char* role, ValueId v) {
+    if (v != kNoValue) r[role] = v;
+  };
+  put("x", x);
+  put("x_scale", x_scale);
+  put("w", w);
+  put("w_scale", w_scale);
+  put("bias", bias);
+  put("y_scale", y_scale);
+  put("y_zero", y_zero);
+  put("y", output);
+  return r;
+}
+
+std::string QuantConvGroup::describe(const Graph& graph) const {
+  std::string s = "int8 " + graph.node(anchor).describe() + (per_channel ? " (per-channel" : " (per-tensor");
+  if (bias != kNoValue) s += ", +bias";
+  if (activation >= 0) s += ", " + std::string(op_name(graph.node(activation).op));
+  if (y_q >= 0) s += ", Q->" + std::string(rtx::to_string(output_type));
+  return s + ")";
+}
+
+std::optional<QuantConvGroup> match_quant_conv(const Graph& graph, NodeId anchor) {
+  if (anchor < 0 || static_cast<size_t>(anchor) >= graph.nodes().size()) return std::nullopt;
+  const Index ix(graph);
+  return match_conv(ix, anchor, false);
+}
+
+std::vector<QuantConvGroup> find_quant_convs(const Graph& graph) {
+  const Index ix(graph);
+  std::vector<QuantConvGroup> groups;
+  for (NodeId id : graph.topological_order())
+    if (auto m = match_conv(ix, id, false)) groups.push_back(std::move(*m));  // disjoint by construction
+  return groups;
+}
+
 void fold_quantized_gemms(Graph& graph, const PassOptions&) {
   const std::vector<NodeId> order = graph.topological_order();
   std::set<NodeId> touched;  // original path nodes that lost readers to clones
   for (NodeId id : order) {
+    if (graph.node(id).op == OpKind::kConv) {
+      fold_conv(graph, id, touched);
+      continue;
+    }
     if (graph.node(id).op != OpKind::kMatMul && graph.node(id).op != OpKind::kGemm) continue;
     std::optional<QuantGemmGroup> m;
     {

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// Q/DQ folding for quantized GEMMs. Explicit quantization (the user's QuantizeLinear /
+// Q/DQ folding for quantized GEMMs and convolutions. Explicit quantization (the user's QuantizeLinear /
 // DequantizeLinear nodes) describes a quantized MatMul as the float graph
 //     DQ(A) -> MatMul/Gemm <- [Transpose] <- DQ(B) [<- Transpose]   then [Add bias] [act] [Q]
 // and rtx runs that whole pattern as one kernel of the quantized GEMM family
@@ -31,6 +31,18 @@
 //   (MatMul only; Gemm's C of shape (N) or (1, N) plays that role), one activation of
 //   Relu / Sigmoid / Tanh / Silu / Gelu, and a per-tensor QuantizeLinear to int8/uint8/fp8
 //   whose scale has the dtype of the other scales.
+//
+// Quantized convolutions (QuantConvGroup, match_quant_conv; same attribute, kind "int8"):
+//     DQ(x) -> Conv <- DQ(W)   [Conv's bias B]   then [act] [Q]
+//   x int8/uint8 (N, C, spatial...) with a per-tensor scale; W int8/uint8 (M, C/G, kernel...)
+//   with a per-tensor or per-output-channel (axis 0) scale; both zero points absent or all zero
+//   (a nonzero activation zero point would also turn the implicit zero padding into a nonzero
+//   integer); scales of one float dtype; mid (Conv's dtype) f32, f16 or bf16; B, when present, of
+//   the mid dtype. Trailing: one activation as above and a per-tensor QuantizeLinear to
+//   int8/uint8 only (fp8 outputs stay unfused). The pass does not look at shapes beyond ranks:
+//   whether a kernel can run the pattern (K = C/G * taps a multiple of 4 bytes for the weight
+//   rows' cp.async copies, static channel and spatial dims, the s32 overflow bound) is the
+//   planner's question (jit/kernels/qconv.hpp); a Conv it declines runs as DQ + float Conv.
 #pragma once
 
 #include <cstdint>
@@ -109,6 +121,45 @@ struct QuantGemmGroup {
   std::string describe(const Graph& graph) const;
 };
 
+/// A recognised quantized convolution pattern (see the file comment).
+struct QuantConvGroup {
+  NodeId anchor = -1;          ///< the Conv
+  std::vector<NodeId> nodes;   ///< x's DQ, W's DQ, the Conv, then the trailing nodes
+  NodeId x_dq = -1;
+  NodeId w_dq = -1;
+  NodeId activation = -1;      ///< or -1
+  NodeId y_q = -1;             ///< the trailing QuantizeLinear, or -1
+
+  ValueId x = kNoValue;        ///< int8/uint8 activations (N, C, spatial...)
+  ValueId x_scale = kNoValue;  ///< per tensor
+  ValueId w = kNoValue;        ///< int8/uint8 weights (M, C/G, kernel...)
+  ValueId w_scale = kNoValue;  ///< one value, or M values (per_channel)
+  ValueId bias = kNoValue;     ///< Conv's B (M values of the mid dtype), or kNoValue
+  ValueId y_scale = kNoValue;
+  ValueId y_zero = kNoValue;   ///< the trailing Q's zero point, or kNoValue
+  ValueId output = kNoValue;   ///< the value the kernel writes
+
+  bool per_channel = false;    ///< W's scale is per output channel
+  DataType x_type = DataType::kINT8;
+  DataType w_type = DataType::kINT8;
+  DataType scale_type = DataType::kF32;
+  DataType mid_type = DataType::kF32;
+  DataType output_type = DataType::kF32;
+
+  /// Values by role: "x", "x_scale", "w", "w_scale", "bias", "y_scale", "y_zero" (those present)
+  /// and "y" (the output).
+  std::map<std::string, ValueId> operands() const;
+  /// "int8 Conv 'conv1' (per-channel, +bias, Relu, Q->i8)" for reports.
+  std::string describe(const Graph& graph) const;
+};
+
+/// The quantized convolution anchored at `anchor` (a live Conv), or nullopt; pure, with the same
+/// exclusivity rule as match_quant_gemm().
+std::optional<QuantConvGroup> match_quant_conv(const Graph& graph, NodeId anchor);
+
+/// Every quantized convolution pattern of the graph, anchors in topological order.
+std::vector<QuantConvGroup> find_quant_convs(const Graph& graph);
+
 /// The quantized GEMM pattern anchored at `anchor` (a live MatMul or Gemm), or nullopt when the
 /// pattern does not hold there: every DequantizeLinear, Transpose and trailing node must be read
 /// only by the next node of the pattern (fold_quantized_gemms() arranges that where it can).
@@ -120,7 +171,7 @@ std::optional<QuantGemmGroup> match_quant_gemm(const Graph& graph, NodeId anchor
 std::vector<QuantGemmGroup> find_quant_gemms(const Graph& graph);
 
 /// The pass: duplicates shared DequantizeLinear / Transpose nodes on the operand paths of GEMMs
-/// that would then match, and annotates every matching anchor with kQuantGemmAttr (and removes a
+/// and convolutions that would then match, and annotates every matching anchor with kQuantGemmAttr (and removes a
 /// stale annotation where the pattern no longer holds). Re-infers the nodes it adds. Never
 /// changes what the graph computes.
 void fold_quantized_gemms(Graph& graph, const PassOptions& options);

@@ -22,6 +22,7 @@ inline constexpr const char* kBadDevice = "rtx.jit.205";       ///< device ordin
 inline constexpr const char* kBadImage = "rtx.jit.206";        ///< empty image, PTX with NUL, ...
 
 // Kernel families define their ids next to their code (jit/kernels/*.cpp), in these ranges:
-// 3xx shared kernel helpers, 4xx GEMM (401-404) and conv (411-413), 7xx/8xx the other families.
+// 3xx shared kernel helpers, 4xx GEMM (401-404) and conv (411-413), 7xx/8xx the other families
+// (801-804 the quantized GEMM, 811-813 the quantized convolution).
 
 }  // namespace rtx::jit::errc

@@ -17,6 +17,7 @@
 #include "jit/kernels/norm.hpp"
 #include "jit/kernels/pointwise.hpp"
 #include "jit/kernels/pool.hpp"
+#include "jit/kernels/qconv.hpp"
 #include "jit/kernels/qgemm.hpp"
 #include "jit/kernels/reduce.hpp"
 #include "jit/runtime/errors.hpp"
@@ -113,6 +114,8 @@ class Planner {
     // Quantized GEMMs before float ones: a folded pattern claims its Q/DQ nodes with the anchor.
     for (NodeId id : order)
       if (auto qgemm = plan_qgemm_group(id)) add_group(std::move(*qgemm));
+    for (NodeId id : order)
+      if (auto qconv = plan_qconv_group(id)) add_group(std::move(*qconv));
     for (NodeId id : order)
       if (auto gemm = plan_gemm_group(id)) add_group(std::move(*gemm));
     for (NodeId id : order) {
@@ -274,6 +277,30 @@ class Planner {
     gr.nodes = match->nodes;
     for (const auto& [role, v] : match->operands()) gr.operands[role] = v;
     add_kernels(gr, "qgemm", *spec, spec->program());
+    return gr;
+  }
+
+  /// A Conv that fold_quantized_gemms() annotated, with its Q/DQ pattern as one int8
+  /// convolution kernel (NCHW, like the float convolutions); nullopt (DQ + float Conv then) when
+  /// the pattern no longer holds or the kernel cannot run it (jit/kernels/qconv.hpp).
+  std::optional<Group> plan_qconv_group(NodeId id) const {
+    const ir::Node& anchor = g_.node(id);
+    if (anchor.op != OpKind::kConv || min_sm_ < 80) return std::nullopt;
+    if (anchor.attr_string(std::string(ir::kQuantGemmAttr), "").empty()) return std::nullopt;
+    auto match = ir::match_quant_conv(g_, id);
+    if (!match) return std::nullopt;
+    for (NodeId n : match->nodes)
+      if (claimed_[static_cast<size_t>(n)]) return std::nullopt;
+    k::QConvPlanOptions opts;
+    opts.sm = limit_sm_;
+    opts.multiprocessors = options_.multiprocessors;
+    auto spec = k::plan_qconv(g_, *match, opts);
+    if (!spec || !supports_all_targets(*spec)) return std::nullopt;
+    Group gr;
+    gr.kind = StepKind::kKernel;
+    gr.nodes = match->nodes;
+    for (const auto& [role, v] : match->operands()) gr.operands[role] = v;
+    add_kernels(gr, "qconv", *spec, spec->program());
     return gr;
   }
 

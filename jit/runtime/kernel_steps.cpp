@@ -14,6 +14,7 @@
 #include "jit/kernels/norm.hpp"
 #include "jit/kernels/pointwise.hpp"
 #include "jit/kernels/pool.hpp"
+#include "jit/kernels/qconv.hpp"
 #include "jit/kernels/qgemm.hpp"
 #include "jit/kernels/reduce.hpp"
 #include "jit/runtime/errors.hpp"
@@ -179,6 +180,32 @@ class Prepare {
         return ok.error();
     }
     return Launches{std::move(launch)};
+  }
+
+  /// A folded int8 convolution (ir::match_quant_conv): geometry from the Conv node and the
+  /// shapes of x and w, as the float convolution; operands by the group's roles.
+  Expected<Launches> qconv() {
+    auto spec = read_spec<k::QConvSpec>(step_);
+    if (!spec) return spec.error();
+    const ir::Node* node = find_node(plan_, step_, {ir::OpKind::kConv});
+    const int32_t x = value("x"), w = value("w"), w_scale = value("w_scale");
+    if (node == nullptr || x < 0 || w < 0 || w_scale < 0 || !has("x_scale") || !has("y"))
+      return bad_step(step_, "no Conv node or no x, x_scale, w, w_scale or y operand");
+    if (spec->bias != has("bias") || spec->quantize != has("y_scale"))
+      return bad_step(step_, "the bias and y_scale operands do not match the spec");
+    k::ConvProblem p;
+    try {
+      p = k::conv_problem(*node, shape(x), shape(w));
+    } catch (const Exception& e) {
+      return e.error();
+    }
+    if (spec->bias && shape(value("bias")) != std::vector<int64_t>{p.m})
+      return Error{k::qconv_errc::kNotImplementable, "quantized conv bias " + shape_to_string(shape(value("bias"))) +
+                                                         " is not one value per output channel (" + std::to_string(p.m) + ")"};
+    const k::QConvBuffers buf{addr("x"),    addr("w"),       out("y"),      addr("x_scale"),
+                              addr("w_scale"), addr("bias"), addr("y_scale"), addr("y_zero")};
+    if (auto ok = k::can_implement(*spec, p, buf, k::element_count(shape(w_scale))); !ok) return ok.error();
+    return Launches{{spec->name_expression(), -1, k::launch_config(*spec, p), bytes_of(k::make_params(*spec, p, buf))}};
   }
 
   Expected<Launches> attention() {
@@ -360,6 +387,7 @@ Expected<void> check_validated_spec(const Step& step) {
 Expected<void> check_kernel_step(const ExecutionPlan&, const Step& step) {
   if (step.family == "gemm") return check_validated_spec<k::GemmSpec>(step);
   if (step.family == "qgemm") return check_validated_spec<k::QGemmSpec>(step);
+  if (step.family == "qconv") return check_validated_spec<k::QConvSpec>(step);
   if (step.family == "attention") return check_validated_spec<k::AttentionSpec>(step);
   if (step.family == "conv") return check_validated_spec<k::ConvSpec>(step);
   if (step.family == "pointwise") {
@@ -391,6 +419,7 @@ Expected<std::vector<PreparedLaunch>> prepare_kernel_step(const ExecutionPlan& p
     Prepare p(plan, step, args);
     if (step.family == "gemm") return p.gemm();
     if (step.family == "qgemm") return p.qgemm();
+    if (step.family == "qconv") return p.qconv();
     if (step.family == "attention") return p.attention();
     if (step.family == "conv") return p.conv();
     if (step.family == "pointwise") return p.pointwise();

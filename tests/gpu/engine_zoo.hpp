@@ -95,6 +95,8 @@ inline const std::vector<ZooEntry>& engine_zoo() {
       // Explicit int8 Q/DQ: folded into int8 GEMM kernels (every default target runs int8).
       {"qmlp_f16", [] { return make_quantized_mlp<f16>(); }},
       {"qtransformer_f16", [] { return make_quantized_transformer_block<f16>(); }},
+      // Explicit int8 Q/DQ convolutions: three qconv steps (int8 implicit GEMM, NCHW).
+      {"qcnn_f16", [] { return make_quantized_cnn<f16>(); }},
       // An ONNX int8 Q/DQ MLP (tests/models/make_qdq_mlp.py): its Q/DQ MatMuls fold into qgemm.
       {"qdq_mlp_onnx", [] { return onnx_model("qdq_mlp"); }},
       // fp8 e4m3 Q/DQ: default targets from 8.9 (the builder drops 8.0 and 8.6, with a warning).

@@ -95,6 +95,23 @@ TEST_CASE("engines: int8 MLP (Q/DQ folded into int8 GEMMs, requantized between l
   CHECK(qgemm == 2);
 }
 
+TEST_CASE("engines: int8 CNN (Q/DQ folded into int8 convolutions, requantized between layers) at batch 1, 3, 8") {
+  const Network net = test::make_quantized_cnn<f16>();
+  // One requantization step of an intermediate moves the logits a little (as for the int8 MLP).
+  check_model("qcnn_f16", net, DataType::kF16, {{1, 16, 16, 16}, {3, 16, 16, 16}, {8, 16, 16, 16}}, 3e-2, true);
+  // The int8 convolutions are what ran: the profile names their kernels.
+  Engine engine = load_engine("qcnn_f16");
+  auto ctx = engine.create_execution_context();
+  REQUIRE(ctx.has_value());
+  test::Bindings b;
+  test::bind(*ctx, random_inputs(net, {2, 16, 16, 16}, DataType::kF16), b);
+  auto steps = ctx->profile(nullptr);
+  REQUIRE_MESSAGE(steps.has_value(), (steps ? "" : steps.error().to_string()));
+  int qconv = 0;
+  for (const auto& step : *steps) qconv += step.kind == "kernel qconv" ? 1 : 0;
+  CHECK(qconv == 3);
+}
+
 TEST_CASE("engines: fp8 e4m3 MLP (Q/DQ folded into fp8 GEMMs) at batch 1, 7, 64") {
   check_model("qmlp_fp8_f16", test::make_quantized_mlp<f16, fp8e4m3>(), DataType::kF16, {{1, 64}, {7, 64}, {64, 64}},
               5e-2, true);

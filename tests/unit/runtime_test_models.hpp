@@ -163,6 +163,49 @@ X quantized_linear(Network& net, Pseudo& rng, const X& x, const std::string& nam
   return linear(xq, wq, b);
 }
 
+/// Explicit int8 quantization of a 2-D convolution (k x k, `options`), as quantization toolkits
+/// export it: x quantized and dequantized per tensor (scale `x_scale`, zero point 0), the weight
+/// stored int8 OIHW with one scale per output channel, then conv2d() in T with a bias. The builder
+/// folds each such layer (with a following activation and QuantizeLinear) into one int8
+/// convolution kernel (a `qconv` step).
+template <class T, class X>
+X quantized_conv(Network& net, Pseudo& rng, const X& x, const std::string& name, int64_t in, int64_t out,
+                 int64_t k, const ConvOptions& options, double x_scale) {
+  const DataType dt = T::value;
+  const double w_scale = 1.0 / (127.0 * std::sqrt(double(in * k * k)));
+  auto w = net.weight<i8, 4>(name + ".weight", rng.tensor(DataType::kINT8, {out, in, k, k}, 127.0));
+  auto s = net.weight<T, 1>(name + ".weight_scale", rng.tensor(dt, {out}, 0.2 * w_scale, w_scale));
+  auto b = net.weight<T, 1>(name + ".bias", rng.tensor(dt, {out}, 0.1));
+  QuantOptions per_output_channel;
+  per_output_channel.axis = 0;
+  auto xq = dequantize<T>(quantize<i8>(x, x_scale), x_scale);
+  return conv2d(xq, dequantize(w, s, per_output_channel), b, options);
+}
+
+/// A small quantized CNN (quantized_conv layers): x (batch, 16, 16, 16) -> conv 3x3 (32) + relu
+/// -> conv 3x3 stride 2 (32) + relu -> conv 1x1 (64) -> global average pool -> flatten -> linear
+/// (10) in T. Each relu's output is requantized by the next layer (folded into the previous
+/// kernel). Batch profile [1, 8], opt 2.
+template <class T>
+Network make_quantized_cnn(uint64_t seed = 7) {
+  Pseudo rng(seed);
+  const DataType dt = T::value;
+  Network net;
+  auto x = net.input<T>("x", {dynamic, 16, 16, 16});
+  net.set_profile("x", {1, 16, 16, 16}, {2, 16, 16, 16}, {8, 16, 16, 16});
+  ConvOptions same;
+  same.pads = {1, 1, 1, 1};
+  ConvOptions down = same;
+  down.strides = {2, 2};
+  auto h = relu(quantized_conv<T>(net, rng, x, "conv1", 16, 32, 3, same, 1.0 / 64));
+  h = relu(quantized_conv<T>(net, rng, h, "conv2", 32, 32, 3, down, 1.0 / 32));
+  h = quantized_conv<T>(net, rng, h, "conv3", 32, 64, 1, ConvOptions{}, 1.0 / 32);
+  auto fw = net.weight<T, 2>("fc.weight", rng.tensor(dt, {10, 64}, 0.125));
+  auto fb = net.weight<T, 1>("fc.bias", rng.tensor(dt, {10}, 0.1));
+  net.output(linear(flatten(global_avg_pool(h), 1), fw, fb), "logits");
+  return net;
+}
+
 /// make_mlp with quantized layers (quantized_linear, int8 or fp8): x (batch, in) -> linear +
 /// relu -> linear. Batch profile [1, 64], opt 8.
 template <class T, class Q = i8>

@@ -6,6 +6,8 @@
 // and plans that compute what the network computes (run step by step on the host).
 #include <doctest/doctest.h>
 
+#include <algorithm>
+
 #include <chrono>
 #include <cstring>
 #include <cstdio>
@@ -452,6 +454,46 @@ TEST_CASE("builder: explicit int8 Q/DQ layers become int8 GEMM kernels") {
     CHECK(qgemms == 2);
     test::Pseudo rng(23);
     check_plan_computes_network(read(*blob), net, {{"x", rng.tensor(DataType::kF16, {3, 64})}});
+  }
+  SUBCASE("CNN: three int8 convolutions become qconv steps, requantized between layers") {
+    Network net = test::make_quantized_cnn<f16>();
+    const auto model = build_on_gpu_only(net, ComputeCapability::kSM80);
+    const auto plan = plan_of(model);
+    // x's QuantizeLinear (pointwise); conv1 and conv2 (+bias, relu, the next QuantizeLinear);
+    // conv3 (+bias, f16 out); global average pool, flatten, linear.
+    CHECK(step_families(plan) ==
+          std::vector<std::string>{"pointwise", "qconv", "qconv", "qconv", "pool", "alias", "gemm"});
+    int quantized = 0;
+    for (const auto& s : plan.steps) {
+      if (s.family != "qconv") continue;
+      CHECK(s.spec.at("x") == "i8");
+      CHECK(s.spec.at("per_channel") == true);
+      CHECK(s.spec.at("bias") == true);
+      quantized += s.spec.at("quantize").get<bool>() ? 1 : 0;
+    }
+    CHECK(quantized == 2);
+    for (const auto& w : model.weights)
+      if (w.name.find(".weight") != std::string::npos && w.name.find("scale") == std::string::npos &&
+          w.name.rfind("conv", 0) == 0)
+        CHECK_MESSAGE(w.dtype == DataType::kINT8, w.name);  // the weights stay int8
+    test::Pseudo rng(25);
+    for (int64_t batch : {1, 3})
+      check_plan_computes_network(model, net, {{"x", rng.tensor(DataType::kF16, {batch, 16, 16, 16})}});
+  }
+  SUBCASE("an RGB stem (K = 3 * 9 = 27 bytes per weight row) stays DequantizeLinear + float conv") {
+    test::Pseudo wrng(8);
+    Network net;
+    auto x = net.input<f16>("x", {dynamic, 3, 16, 16});
+    net.set_profile("x", {1, 3, 16, 16}, {2, 3, 16, 16}, {4, 3, 16, 16});
+    ConvOptions same;
+    same.pads = {1, 1, 1, 1};
+    net.output(relu(test::quantized_conv<f16>(net, wrng, x, "stem", 3, 8, 3, same, 1.0 / 64)), "y");
+    const auto model = build_on_gpu_only(net, ComputeCapability::kSM80);
+    const auto families = step_families(plan_of(model));
+    CHECK(std::count(families.begin(), families.end(), "qconv") == 0);
+    CHECK(std::count(families.begin(), families.end(), "conv") == 1);
+    test::Pseudo rng(26);
+    check_plan_computes_network(model, net, {{"x", rng.tensor(DataType::kF16, {2, 3, 16, 16})}});
   }
   SUBCASE("transformer block: six int8 projections") {
     Network net = test::make_quantized_transformer_block<f16>();

@@ -597,3 +597,214 @@ TEST_CASE("in-kernel dequantization of every weight type equals DequantizeLinear
     }
   }
 }
+
+// ---- quantized convolutions --------------------------------------------------------------------
+
+namespace {
+
+/// An int8 convolution: y = Q(relu(Conv(DQ(x), DQ(w)) + B)) by default; every part can change.
+struct Int8Conv {
+  Graph g;
+  NodeId dq_x = -1, dq_w = -1, conv = -1, relu = -1, qy = -1;
+  ValueId x = kNoValue;
+
+  struct Options {
+    DataType x_type = DataType::kINT8;
+    DataType w_type = DataType::kINT8;
+    DataType mid = DataType::kF32;
+    bool per_channel = true;
+    int64_t w_axis = 0;          // the per-axis scale's axis
+    bool bias = true;
+    bool relu = true;
+    bool q = true;
+    DataType q_type = DataType::kINT8;
+    double x_zero = 0, w_zero = 0;  // zero points (added as inputs when nonzero or `zeros`)
+    bool zeros = false;
+    int64_t group = 1;
+  };
+
+  explicit Int8Conv(const Options& o) {
+    const int64_t n = 2, c = 8, h = 7, wd = 9, m = 16;
+    x = g.add_input("x", o.x_type, {n, c, h, wd});
+    const ValueId sx = g.add_weight("sx", pow2_scales(o.mid, {}, -6, -3));
+    const ValueId w = g.add_weight("w", random_ints(o.w_type, {m, c / o.group, 3, 3}, o.w_type == DataType::kUINT8 ? 0 : -127, 127));
+    const int64_t scale_len = o.w_axis == 0 ? m : c / o.group;
+    const ValueId sw = g.add_weight("sw", pow2_scales(o.mid, o.per_channel ? std::vector<int64_t>{scale_len} : std::vector<int64_t>{}, -8, -5));
+    ValueId zx = kNoValue, zw = kNoValue;
+    if (o.zeros || o.x_zero != 0)
+      zx = g.add_weight("zx", HostTensor::from_doubles(o.x_type, {}, std::vector<double>{o.x_zero}));
+    if (o.zeros || o.w_zero != 0) {
+      const std::vector<int64_t> zs = o.per_channel ? std::vector<int64_t>{scale_len} : std::vector<int64_t>{};
+      zw = g.add_weight("zw", HostTensor::from_doubles(o.w_type, zs, std::vector<double>(o.per_channel ? scale_len : 1, o.w_zero)));
+    }
+    dq_x = dq(g, "dq_x", x, sx, zx);
+    Attrs wa;
+    if (o.per_channel) wa["axis"] = o.w_axis;
+    dq_w = dq(g, "dq_w", w, sw, zw, wa);
+    std::vector<ValueId> in = {out(g, dq_x), out(g, dq_w)};
+    if (o.bias) in.push_back(g.add_weight("b", random_reals(o.mid, {m}, -1, 1)));
+    conv = g.add_node(OpKind::kConv, "conv", in, 1,
+                      {{"pads", std::vector<int64_t>{1, 1, 1, 1}}, {"strides", std::vector<int64_t>{2, 1}},
+                       {"group", o.group}});
+    ValueId y = out(g, conv);
+    if (o.relu) {
+      relu = g.add_node(OpKind::kRelu, "relu", {y});
+      y = out(g, relu);
+    }
+    if (o.q) {
+      const ValueId sy = g.add_weight("sy", pow2_scales(o.mid, {}, -4, -2));
+      const ValueId zy = g.add_weight("zy", HostTensor::from_doubles(o.q_type, {}, std::vector<double>{o.q_type == DataType::kUINT8 ? 120.0 : -3.0}));
+      Attrs qa;
+      if (o.q_type == DataType::kFP8E4M3) qa["output_dtype"] = int64_t{17};
+      qy = o.q_type == DataType::kFP8E4M3 ? q(g, "q_y", y, sy, kNoValue, qa) : q(g, "q_y", y, sy, zy);
+      y = out(g, qy);
+    }
+    g.mark_output(y, "y");
+    g.infer_shapes();
+  }
+
+  TensorMap inputs() const {
+    return {{"x", random_ints(g.value(x).info.dtype, {2, 8, 7, 9}, g.value(x).info.dtype == DataType::kUINT8 ? 0 : -128, 127)}};
+  }
+};
+
+}  // namespace
+
+TEST_CASE("an int8 Conv with bias, Relu and Q folds into one group; the graph computes the same") {
+  for (DataType mid : {DataType::kF32, DataType::kF16}) {
+    CAPTURE(to_string(mid));
+    Int8Conv::Options o;
+    o.mid = mid;
+    Int8Conv l(o);
+    auto m = match_quant_conv(l.g, l.conv);
+    REQUIRE(m);
+    CHECK(m->nodes == std::vector<NodeId>{l.dq_x, l.dq_w, l.conv, l.relu, l.qy});
+    CHECK(m->per_channel);
+    CHECK(m->x_type == DataType::kINT8);
+    CHECK(m->mid_type == mid);
+    CHECK(m->output_type == DataType::kINT8);
+    CHECK(m->bias != kNoValue);
+    CHECK(m->y_zero != kNoValue);
+    const auto ops = m->operands();
+    CHECK(ops.count("x") == 1);
+    CHECK(ops.count("w_scale") == 1);
+    CHECK(ops.at("y") == l.g.node(l.qy).outputs[0]);
+    CHECK(m->describe(l.g).find("per-channel, +bias") != std::string::npos);
+    // GEMM matching ignores convolutions.
+    CHECK_FALSE(match_quant_gemm(l.g, l.conv));
+    CHECK(find_quant_gemms(l.g).empty());
+    Graph folded = l.g;
+    fold_quantized_gemms(folded, {});
+    CHECK(folded.node(l.conv).attr_string(std::string(kQuantGemmAttr), "") == "int8");
+    CHECK(find_quant_convs(folded).size() == 1);
+    check_same_outputs(l.g, folded, l.inputs());
+  }
+}
+
+TEST_CASE("int8 Conv variants that fold: per-tensor scale, no bias, no Q, uint8, zero zero points, groups") {
+  const auto folds = [](const Int8Conv::Options& o) {
+    Int8Conv l(o);
+    Graph folded = l.g;
+    fold_quantized_gemms(folded, {});
+    const bool ok = folded.node(l.conv).attr_string(std::string(kQuantGemmAttr), "") == "int8";
+    if (ok) check_same_outputs(l.g, folded, l.inputs());
+    return ok;
+  };
+  Int8Conv::Options o;
+  o.per_channel = false;
+  CHECK(folds(o));
+  o = {};
+  o.bias = false;
+  o.relu = false;
+  CHECK(folds(o));
+  o = {};
+  o.q = false;
+  {
+    Int8Conv l(o);
+    auto m = match_quant_conv(l.g, l.conv);
+    REQUIRE(m);
+    CHECK(m->output_type == DataType::kF32);
+    CHECK(m->nodes.back() == l.relu);
+  }
+  o = {};
+  o.x_type = DataType::kUINT8;
+  o.q_type = DataType::kUINT8;
+  CHECK(folds(o));
+  o = {};
+  o.zeros = true;  // explicit all-zero zero points
+  CHECK(folds(o));
+  o = {};
+  o.group = 2;
+  CHECK(folds(o));
+}
+
+TEST_CASE("int8 Conv patterns that do not fold stay DQ + float Conv") {
+  const auto stays = [](const Int8Conv::Options& o) {
+    Int8Conv l(o);
+    CHECK_FALSE(match_quant_conv(l.g, l.conv));
+    Graph folded = l.g;
+    fold_quantized_gemms(folded, {});
+    CHECK_FALSE(folded.node(l.conv).has_attr(kQuantGemmAttr));
+    CHECK(find_quant_convs(folded).empty());
+  };
+  SUBCASE("nonzero activation zero point (padding would be nonzero)") {
+    Int8Conv::Options o;
+    o.x_type = DataType::kUINT8;
+    o.x_zero = 128;
+    stays(o);
+  }
+  SUBCASE("nonzero weight zero point") {
+    Int8Conv::Options o;
+    o.w_zero = 2;
+    stays(o);
+  }
+  SUBCASE("weight scale along the input channels") {
+    Int8Conv::Options o;
+    o.w_axis = 1;
+    stays(o);
+  }
+  SUBCASE("float activations (weight-only conv is not folded)") {
+    Graph g;
+    const ValueId x = g.add_input("x", DataType::kF16, {1, 8, 5, 5});
+    const NodeId dw = dq(g, "dq_w", g.add_weight("w", random_ints(DataType::kINT8, {4, 8, 1, 1}, -9, 9)),
+                         g.add_weight("sw", pow2_scales(DataType::kF16, {}, -4, -2)));
+    const NodeId conv = g.add_node(OpKind::kConv, "conv", {x, out(g, dw)});
+    g.mark_output(out(g, conv), "y");
+    g.infer_shapes();
+    CHECK_FALSE(match_quant_conv(g, conv));
+  }
+  SUBCASE("an fp8 output Q is not folded: the Conv folds without it") {
+    Int8Conv::Options o;
+    o.q_type = DataType::kFP8E4M3;
+    Int8Conv l(o);
+    auto m = match_quant_conv(l.g, l.conv);
+    REQUIRE(m);
+    CHECK(m->y_q == -1);
+    CHECK(m->output_type == DataType::kF32);
+  }
+}
+
+TEST_CASE("a DequantizeLinear of x shared by two convolutions is duplicated, one per Conv") {
+  Graph g;
+  const ValueId x = g.add_input("x", DataType::kINT8, {1, 8, 6, 6});
+  const NodeId dx = dq(g, "dq_x", x, g.add_weight("sx", pow2_scales(DataType::kF32, {}, -5, -3)));
+  std::vector<NodeId> convs;
+  for (int i = 0; i < 2; ++i) {
+    const std::string s = std::to_string(i);
+    const NodeId dw = dq(g, "dq_w" + s, g.add_weight("w" + s, random_ints(DataType::kINT8, {8, 8, 1, 1}, -99, 99)),
+                         g.add_weight("sw" + s, pow2_scales(DataType::kF32, {8}, -8, -6)), kNoValue,
+                         {{"axis", int64_t{0}}});
+    convs.push_back(g.add_node(OpKind::kConv, "conv" + s, {out(g, dx), out(g, dw)}));
+    g.mark_output(out(g, convs.back()), "y" + s);
+  }
+  g.infer_shapes();
+  for (NodeId c : convs) CHECK_FALSE(match_quant_conv(g, c));
+  Graph folded = g;
+  fold_quantized_gemms(folded, {});
+  for (NodeId c : convs) {
+    CHECK(match_quant_conv(folded, c));
+    CHECK(folded.node(c).attr_string(std::string(kQuantGemmAttr), "") == "int8");
+  }
+  CHECK(find_quant_convs(folded).size() == 2);
+  check_same_outputs(g, folded, {{"x", random_ints(DataType::kINT8, {1, 8, 6, 6}, -128, 127)}});
+}

@@ -24,6 +24,7 @@
 #include "rtx/reference.hpp"
 #include "runtime_test_models.hpp"
 #include "templates/gemm/params.cuh"
+#include "templates/qconv/params.cuh"
 
 namespace {
 
@@ -348,6 +349,7 @@ TEST_CASE("launch preparation: every kernel step of the test models prepares at 
   models.push_back({"int8 mlp, Q/DQ as pointwise", test::make_quantized_mlp<f16>(), {{1, 64}, {9, 64}}});
   models.push_back({"int8 mlp, folded", test::make_quantized_mlp<f16>(), {{1, 64}, {9, 64}}, true});
   models.push_back({"int8 transformer, folded", test::make_quantized_transformer_block<f16>(), {{2, 32, 128}}, true});
+  models.push_back({"int8 cnn, folded", test::make_quantized_cnn<f16>(), {{1, 16, 16, 16}, {8, 16, 16, 16}}, true});
   for (const Model& m : models) {
     ir::Graph g = detail::graph_of(m.net);
     // The builder's passes (weights are never folded; Q/DQ fold into quantized GEMMs), or for
@@ -362,7 +364,7 @@ TEST_CASE("launch preparation: every kernel step of the test models prepares at 
     int viewed = 0, qgemm = 0;
     for (const auto& step : kp.plan.steps) {
       viewed += step.spec.contains("input_views") ? 1 : 0;
-      qgemm += step.family == "qgemm" ? 1 : 0;
+      qgemm += step.family == "qgemm" || step.family == "qconv" ? 1 : 0;
     }
     if (std::string(m.name) == "int8 mlp, Q/DQ as pointwise") CHECK(viewed == 2);  // the two weights
     if (m.fold_quantized) CHECK(qgemm > 0);
@@ -454,4 +456,103 @@ TEST_CASE("plan: per-axis input views of pointwise steps are checked when the en
     CHECK_MESSAGE(!ok.has_value(), bad.dump());
     if (!ok) CHECK(ok.error().id == "rtx.runtime.105");
   }
+}
+
+TEST_CASE("launch preparation: qconv steps at several batches; malformed specs and operands are refused") {
+  ir::Graph g = detail::graph_of(test::make_quantized_cnn<f16>());
+  for (const ir::Pass& pass : builder::builder_pipeline()) pass.run(g, {});
+  builder::PlannerOptions o;
+  o.targets = {{80, false, false}, {86, false, false}, {89, false, false}, {90, false, false}};
+  const auto kp = builder::plan_kernels(g, o);
+  std::vector<const runtime::Step*> qconvs;
+  for (const auto& step : kp.plan.steps)
+    if (step.family == "qconv") qconvs.push_back(&step);
+  REQUIRE(qconvs.size() == 3);
+  const auto address = [](int32_t v) -> const void* {
+    return reinterpret_cast<const void*>(static_cast<uintptr_t>(0x10000000) + static_cast<uintptr_t>(v) * 0x100000);
+  };
+  // conv1 16 -> 32 at 16x16; conv2 32 -> 32 stride 2 (8x8); conv3 1x1 32 -> 64.
+  const int64_t channels[] = {32, 32, 64}, positions[] = {256, 64, 64}, k[] = {144, 288, 32};
+  for (int64_t batch : {1, 3, 8}) {
+    std::vector<std::vector<int64_t>> s = {{batch, 16, 16, 16}};
+    const auto r = runtime::resolve(kp.plan, s);
+    std::string kernels;
+    for (size_t i = 0; i < qconvs.size(); ++i) {
+      const runtime::Step& step = *qconvs[i];
+      CAPTURE(i);
+      REQUIRE(runtime::check_kernel_step(kp.plan, step).has_value());
+      auto launches = runtime::prepare_kernel_step(kp.plan, step, runtime::StepArgs{r.infos, address});
+      REQUIRE_MESSAGE(launches.has_value(), (launches ? "" : launches.error().to_string()));
+      REQUIRE(launches->size() == 1);
+      const auto& l = launches->front();
+      CHECK(l.kernel.find("qconv_mma") != std::string::npos);
+      REQUIRE(l.params.size() == sizeof(kernels::qconv::QConvParams));
+      kernels::qconv::QConvParams p;
+      std::memcpy(&p, l.params.data(), sizeof p);
+      CHECK(p.conv.gemm.m == channels[i]);
+      CHECK(p.conv.gemm.n == positions[i]);
+      CHECK(p.conv.gemm.k == k[i]);
+      CHECK(p.conv.gemm.batch_count == batch);
+      CHECK(p.conv.x == address(step.operands.at("x")));
+      CHECK(p.conv.w == address(step.operands.at("w")));
+      CHECK(p.conv.gemm.d == address(step.operands.at("y")));
+      CHECK(p.w_scale == address(step.operands.at("w_scale")));
+      CHECK(p.w_scale_stride == 1);
+      CHECK(p.bias == address(step.operands.at("bias")));
+      CHECK(l.config.grid.z == static_cast<unsigned>(batch));
+      CHECK(l.config.grid.x == static_cast<unsigned>(p.conv.gemm.tiles_m * p.conv.gemm.tiles_n));
+      // conv1 and conv2 requantize (relu -> the next layer's Q); conv3 writes f16.
+      CHECK((p.y_scale != nullptr) == (i < 2));
+    }
+  }
+
+  // Malformed specs: rtx.runtime.105 when the engine loads.
+  const runtime::Step& first = *qconvs[0];
+  const auto refused = [&](const runtime::Step& step, const char* what) {
+    INFO(what);
+    auto ok = runtime::check_kernel_step(kp.plan, step);
+    REQUIRE_FALSE(ok.has_value());
+    CHECK(ok.error().id == "rtx.runtime.105");
+  };
+  runtime::Step bad = first;
+  bad.spec["tile"] = json{128, 128, 64, 4, 2, 4};
+  refused(bad, "BK 64");
+  bad = first;
+  bad.spec["x"] = "fp8e4m3";
+  refused(bad, "fp8 activations");
+  bad = first;
+  bad.spec["vec_w"] = 3;
+  refused(bad, "3-byte copies");
+  bad = first;
+  bad.spec.erase("per_channel");
+  refused(bad, "missing key");
+  bad = first;
+  bad.spec["activation"] = "swish";
+  refused(bad, "unknown activation");
+
+  // Missing or inconsistent operands: refused when the launch is prepared.
+  std::vector<std::vector<int64_t>> s = {{2, 16, 16, 16}};
+  const auto r = runtime::resolve(kp.plan, s);
+  bad = first;
+  bad.operands.erase("w_scale");
+  auto missing = runtime::prepare_kernel_step(kp.plan, bad, runtime::StepArgs{r.infos, address});
+  REQUIRE_FALSE(missing.has_value());
+  CHECK(missing.error().id == "rtx.runtime.105");
+  bad = first;
+  bad.spec["bias"] = false;  // the step still names a bias
+  auto mismatch = runtime::prepare_kernel_step(kp.plan, bad, runtime::StepArgs{r.infos, address});
+  REQUIRE_FALSE(mismatch.has_value());
+  CHECK(mismatch.error().id == "rtx.runtime.105");
+  bad = first;
+  bad.spec["per_channel"] = false;  // 32 scales for a per-tensor kernel
+  auto scales = runtime::prepare_kernel_step(kp.plan, bad, runtime::StepArgs{r.infos, address});
+  REQUIRE_FALSE(scales.has_value());
+  CHECK(scales.error().id == "rtx.jit.812");
+  // Misaligned weights: not the kernel's (the runtime then runs the step on the host).
+  auto misaligned = runtime::prepare_kernel_step(
+      kp.plan, first, runtime::StepArgs{r.infos, [&](int32_t v) -> const void* {
+                                          return static_cast<const char*>(address(v)) + (v == first.operands.at("w") ? 4 : 0);
+                                        }});
+  REQUIRE_FALSE(misaligned.has_value());
+  CHECK(misaligned.error().id == "rtx.jit.813");
 }

@@ -1,0 +1,305 @@
+// SPDX-License-Identifier: Apache-2.0
+// Quantized (int8) convolution as an implicit GEMM on tensor cores with mma.sync (sm_80 and
+// newer; the same kernel runs on sm_90): the folded form of
+//     [Q](act(Conv(DQ(x), DQ(W)) [+ B]))
+// with int8/uint8 x and W, per-tensor x scale, per-tensor or per-output-channel W scale and no
+// zero points (ir/quant_passes.hpp). It is the quantized GEMM's 8-bit main loop
+// (qgemm/qgemm_sm80.cuh: Warp8 fragments and m16n8k32 s32 MMAs, the multistage cp.async
+// pipeline, gemm::DenseLoader for the weights) with an im2col operand loader in the place of
+// the activations, and the quantized GEMM's epilogue arithmetic (qgemm/common.cuh: rounding to
+// the Conv's dtype, activation, requantization) applied per output channel.
+//
+// Layout: NCHW, the layout the engine keeps activations in (the float convolution is planned in
+// NCHW too, so no transposes are needed around the step). GEMM view per (image, group):
+//   A = W as stored, OIHW: (M / G) rows of K = (C / G) * T * R * S bytes, K-major; dense
+//       cp.async copies of kVecW bytes (K must be a multiple of kVecW: the host plans 4, 8 or 16).
+//   B = im2col of x: columns = output positions of the image, K in (c, t, r, s) order. The
+//       8-bit MMA takes B K-major, so each thread owns one position and gathers 4 consecutive k
+//       (bytes; padding and k >= K read as 0) into one 32-bit shared store. Gathered bytes go
+//       through registers (no cp.async): correct for every shape, stride, pad and dilation, and
+//       the slow part of the kernel for large C (NHWC activations would allow 16-byte copies).
+//   D = y, NCHW: rows = output channels (row stride = positions), written as TOut.
+// Exactness: the s32 sums are exact (the host bounds K * max|x * w| below 2^31); the staged
+// value is float(acc) * (x_scale * w_scale[m]) as in qgemm_mma; with Conv's bias B the value
+// and the bias are added in double and rounded once to TMid, as the reference's Conv does.
+//
+// Contract
+//   template parameters:
+//     TW, TX     signed char / unsigned char: weights and activations
+//     TScale     float, __half or __nv_bfloat16 (x_scale, w_scale, y_scale)
+//     TMid       float, __half or __nv_bfloat16: the Conv's dtype (and B's)
+//     TOut       TMid, or signed char / unsigned char when Epi::kQuant
+//     Shape      gemm::TileShape<BM, BN, 128, kStages, WM, WN>; Shape::kThreads % BN == 0 and
+//                32 % (Shape::kThreads / BN) == 0 (whole columns of the im2col tile per thread)
+//     kVecW      bytes per weight copy (4, 8 or 16): K and the weights' address are multiples
+//     kPerChannel  W's scale: true per output channel (M values), false one value
+//     Epi        qgemm::QEpilogue<Activation, BiasMode kNone or kGemmC (Conv's B: one rounding
+//                with the product), kQuant, kSaturate>
+//   block shape: Shape::kThreads threads (x only)
+//   grid:        x = tiles_m * tiles_n, z = min(N * G, 65535) (blocks loop over the rest)
+//   shared:      qgemm::Smem8<Shape, true>::kTotal bytes (dynamic): the A and B stages, at least
+//                the f32 staging tile BM x (BN + 8)
+//   name expression:
+//     rtx::kernels::qconv::qconv_mma<signed char, signed char, float, __half, signed char,
+//       rtx::kernels::gemm::TileShape<128, 128, 128, 4, 2, 4>, 16, true,
+//       rtx::kernels::qgemm::QEpilogue<(rtx::kernels::gemm::Activation)1,
+//       (rtx::kernels::qgemm::BiasMode)2, true, true>>
+#pragma once
+
+#include "conv/params.cuh"
+#include "gemm/mma_core.cuh"
+#include "qconv/params.cuh"
+#include "qgemm/common.cuh"
+#include "qgemm/qgemm_sm80.cuh"
+#include "rtx/config.hpp"
+
+namespace rtx::kernels::qconv {
+
+__device__ __forceinline__ void sts_u32(unsigned addr, unsigned v) {
+  asm volatile("st.shared.b32 [%0], %1;\n" ::"r"(addr), "r"(v));
+}
+
+/// NCHW im2col of 8-bit activations into a K-major tile (rows = output positions, 128 bytes of
+/// k each). Thread t owns position column t % kBN and a run of kWordsPerThread * 4 consecutive
+/// k of it; its (c, t, r, s) counters are decoded once per k-tile and then stepped.
+template <int kBN, int kBK, int kThreads>
+struct Im2colNchw8Loader {
+  using Layout = gemm::TileLayout<signed char, kBN, kBK, true>;
+  static constexpr int kWords = kBK / 4;
+  static_assert(kThreads % kBN == 0, "rtx: threads must be a multiple of BN");
+  static constexpr int kSplit = kThreads / kBN;  // threads per column
+  static_assert(kWords % kSplit == 0, "rtx: a column's k-words must divide among its threads");
+  static constexpr int kWordsPerThread = kWords / kSplit;
+
+  const unsigned char* x;  // this image's and group's first channel
+  const conv::ConvParams* cp;
+  int id0, ih0, iw0;       // input coordinates of the window origin; a sentinel past the positions
+
+  __device__ __forceinline__ Im2colNchw8Loader(const unsigned char* x_image_group,
+                                               const conv::ConvParams& params, RTX_STD::int64_t n0)
+      : x(x_image_group), cp(&params) {
+    const RTX_STD::int64_t pos = n0 + static_cast<int>(threadIdx.x) % kBN;
+    if (pos < params.gemm.n) {
+      unsigned rest = static_cast<unsigned>(pos), ow, oh;
+      rest = params.div_out_w.divmod(rest, ow);
+      const unsigned od = params.div_out_h.divmod(rest, oh);
+      id0 = static_cast<int>(od) * params.stride_d - params.pad_d;
+      ih0 = static_cast<int>(oh) * params.stride_h - params.pad_h;
+      iw0 = static_cast<int>(ow) * params.stride_w - params.pad_w;
+    } else {
+      id0 = ih0 = iw0 = -(1 << 29);  // fails every bounds test
+    }
+  }
+
+  __device__ __forceinline__ void load(unsigned stage, RTX_STD::int64_t k0) const {
+    const conv::ConvParams& p = *cp;
+    const int col = static_cast<int>(threadIdx.x) % kBN;
+    const int word0 = (static_cast<int>(threadIdx.x) / kBN) * kWordsPerThread;
+    RTX_STD::int64_t k = k0 + 4 * word0;
+    unsigned c = 0, t = 0, r = 0, s = 0;
+    if (k < p.gemm.k) {
+      unsigned rest = p.div_s.divmod(static_cast<unsigned>(k), s);
+      rest = p.div_r.divmod(rest, r);
+      c = p.div_t.divmod(rest, t);
+    }
+#pragma unroll 1
+    for (int w = 0; w < kWordsPerThread; ++w) {
+      // Offsets of the word's 4 elements first (the carry steps are control flow), then the
+      // 4 loads together, then one 32-bit store.
+      int off[4];
+#pragma unroll
+      for (int j = 0; j < 4; ++j) {
+        const int id = id0 + static_cast<int>(t) * p.dil_d;
+        const int ih = ih0 + static_cast<int>(r) * p.dil_h;
+        const int iw = iw0 + static_cast<int>(s) * p.dil_w;
+        const bool ok = k < p.gemm.k && id >= 0 && id < p.in_d && ih >= 0 && ih < p.in_h &&
+                        iw >= 0 && iw < p.in_w;
+        // The host keeps one image-and-group slice of x below 2^31 bytes.
+        off[j] = ok ? ((static_cast<int>(c) * p.in_d + id) * p.in_h + ih) * p.in_w + iw : -1;
+        ++k;
+        if (++s == static_cast<unsigned>(p.ker_s)) {
+          s = 0;
+          if (++r == static_cast<unsigned>(p.ker_r)) {
+            r = 0;
+            if (++t == static_cast<unsigned>(p.ker_t)) {
+              t = 0;
+              ++c;
+            }
+          }
+        }
+      }
+      unsigned bytes[4];
+#pragma unroll
+      for (int j = 0; j < 4; ++j) bytes[j] = off[j] >= 0 ? static_cast<unsigned>(__ldg(x + off[j])) : 0u;
+      const unsigned word = bytes[0] | (bytes[1] << 8) | (bytes[2] << 16) | (bytes[3] << 24);
+      sts_u32(stage + Layout::offset(col, 4 * (word0 + w)), word);
+    }
+  }
+};
+
+/// Writes acc * x_scale * w_scale(row) as f32 into the staging tile (row stride kLd floats);
+/// `channel0` is the output channel of tile row 0, `rows_left` the rows inside the group.
+template <class Warp, int kLd, class TScale, bool kPerChannel>
+__device__ __forceinline__ void stage_rows(const typename Warp::Acc& acc, float* tile,
+                                           const QConvParams& qp, RTX_STD::int64_t channel0,
+                                           RTX_STD::int64_t rows_left, int wm0, int wn0, int lane) {
+  const int g = lane >> 2, t = lane & 3;
+  const float sx = qgemm::load_scale<TScale>(qp.x_scale, 0);
+  const float s_tensor = kPerChannel ? 0.0f : sx * qgemm::load_scale<TScale>(qp.w_scale, 0);
+#pragma unroll
+  for (int fm = 0; fm < Warp::kFragsM; ++fm) {
+    const int row = wm0 + fm * 16 + g;
+    float s0 = s_tensor, s1 = s_tensor;
+    if constexpr (kPerChannel) {
+      s0 = row < rows_left ? sx * qgemm::load_scale<TScale>(qp.w_scale, channel0 + row) : 0.0f;
+      s1 = row + 8 < rows_left ? sx * qgemm::load_scale<TScale>(qp.w_scale, channel0 + row + 8) : 0.0f;
+    }
+#pragma unroll
+    for (int fn = 0; fn < Warp::kFragsN; ++fn) {
+      const int col = wn0 + fn * 8 + 2 * t;
+      *reinterpret_cast<float2*>(tile + row * kLd + col) =
+          make_float2(static_cast<float>(acc[fm][fn][0]) * s0, static_cast<float>(acc[fm][fn][1]) * s0);
+      *reinterpret_cast<float2*>(tile + (row + 8) * kLd + col) =
+          make_float2(static_cast<float>(acc[fm][fn][2]) * s1, static_cast<float>(acc[fm][fn][3]) * s1);
+    }
+  }
+}
+
+/// The epilogue of qgemm::store_tile with the bias per row (output channel): staged value s of
+/// row m becomes v = round(s + B[m]) (one rounding, double sum) or round(s), then
+/// round(act(v)), then v as TOut or QuantizeLinear(v, y_scale, y_zero). 16-byte stores along
+/// the positions where the row is aligned, element stores otherwise.
+template <class TScale, class TMid, class TOut, class Epi, int kRows, int kCols, int kThreads, int kLd>
+__device__ __forceinline__ void store_rows(const float* tile, const QConvParams& qp,
+                                           RTX_STD::int64_t d_offset, RTX_STD::int64_t m0,
+                                           RTX_STD::int64_t n0, RTX_STD::int64_t channel0, int tid) {
+  constexpr int kVec = 16 / static_cast<int>(sizeof(TOut));
+  constexpr int kPiecesPerRow = kCols / kVec;
+  static_assert(kCols % kVec == 0 && kThreads % kPiecesPerRow == 0, "rtx: tile/thread mismatch");
+  static_assert(Epi::kQuant || kSame<TMid, TOut>, "rtx: without a Q the output is the mid type");
+  static_assert(Epi::kBias != qgemm::BiasMode::kAdd, "rtx: Conv's bias is added with one rounding (kGemmC)");
+  constexpr int kRowsPerPass = kThreads / kPiecesPerRow;
+  const gemm::GemmParams& p = qp.conv.gemm;
+  const int piece = tid % kPiecesPerRow;
+  const int row0 = tid / kPiecesPerRow;
+  TOut* d = static_cast<TOut*>(p.d) + d_offset;
+  const RTX_STD::int64_t col = n0 + piece * kVec;
+  if (col >= p.n) return;  // no barrier follows: threads may leave early
+
+  [[maybe_unused]] TScale y_scale{};
+  [[maybe_unused]] float y_inv = 0.0f;
+  [[maybe_unused]] long long y_zero_int = 0;
+  if constexpr (Epi::kQuant) {
+    y_scale = *static_cast<const TScale*>(qp.y_scale);
+    if constexpr (kSame<TScale, float>) {
+      // As qgemm::store_tile: a power-of-two scale with a normal reciprocal multiplies exactly.
+      const float inv = 1.0f / y_scale;
+      const auto normal_pow2 = [](float f) {
+        const unsigned bits = __float_as_uint(f) & 0x7FFFFFFFu;
+        return (bits & 0x7FFFFFu) == 0 && bits >= 0x00800000u && bits < 0x7F800000u;
+      };
+      if (normal_pow2(y_scale) && normal_pow2(inv)) y_inv = inv;
+    }
+    if (qp.y_zero != nullptr) y_zero_int = static_cast<long long>(*static_cast<const TOut*>(qp.y_zero));
+  }
+
+  for (int r = row0; r < kRows; r += kRowsPerPass) {
+    const RTX_STD::int64_t row = m0 + r;
+    if (row >= p.m) break;
+    float bias = 0.0f;
+    if constexpr (Epi::kBias != qgemm::BiasMode::kNone) {
+      bias = rtx::kernels::to_float(static_cast<const TMid*>(qp.bias)[channel0 + r]);
+    }
+    const float* src = tile + r * kLd + piece * kVec;
+    alignas(16) TOut out[kVec];
+#pragma unroll
+    for (int e = 0; e < kVec; ++e) {
+      float v = src[e];
+      if constexpr (Epi::kBias != qgemm::BiasMode::kNone) {
+        v = qgemm::axpby_round<TMid>(1.0f, v, 1.0f, bias);
+      } else {
+        v = qgemm::round_to<TMid>(v);
+      }
+      if constexpr (Epi::kAct != gemm::Activation::kNone) {
+        v = qgemm::round_to<TMid>(gemm::activate<Epi::kAct>(v));
+      }
+      if constexpr (Epi::kQuant) {
+        out[e] = qgemm::requantize<TOut, TScale, Epi::kSaturate>(v, y_scale, y_inv, y_zero_int);
+      } else {
+        out[e] = cast<TOut>(v);
+      }
+    }
+    TOut* dst = d + row * p.ldd + col;
+    if (col + kVec <= p.n && (reinterpret_cast<RTX_STD::uintptr_t>(dst) % 16) == 0) {
+      *reinterpret_cast<uint4*>(dst) = *reinterpret_cast<const uint4*>(out);
+    } else {
+#pragma unroll
+      for (int e = 0; e < kVec; ++e) {
+        if (col + e < p.n) dst[e] = out[e];
+      }
+    }
+  }
+}
+
+template <class TW, class TX, class TScale, class TMid, class TOut, class Shape, int kVecW,
+          bool kPerChannel, class Epi>
+__global__ void __launch_bounds__(Shape::kThreads, 1)
+    qconv_mma(const __grid_constant__ QConvParams qp) {
+  static_assert(kIsInt<TW> && kIsInt<TX> && sizeof(TW) == 1 && sizeof(TX) == 1,
+                "rtx: qconv_mma multiplies int8/uint8 weights and activations");
+  using W = qgemm::Warp8<TW, TX, Shape>;
+  using Smem = qgemm::Smem8<Shape, true>;
+  using LoaderA = gemm::DenseLoader<TW, Shape::BM, Shape::BK, true, kVecW, Shape::kThreads>;
+  using LoaderB = Im2colNchw8Loader<Shape::BN, Shape::BK, Shape::kThreads>;
+  extern __shared__ __align__(128) unsigned char smem[];
+  const gemm::GemmParams& p = qp.conv.gemm;
+
+  int tile_m, tile_n;
+  gemm::raster_tile(static_cast<int>(blockIdx.x), p.tiles_m, p.tiles_n, p.group_m, tile_m, tile_n);
+  const RTX_STD::int64_t m0 = static_cast<RTX_STD::int64_t>(tile_m) * Shape::BM;
+  const RTX_STD::int64_t n0 = static_cast<RTX_STD::int64_t>(tile_n) * Shape::BN;
+  const int warp = static_cast<int>(threadIdx.x) >> 5;
+  const int lane = static_cast<int>(threadIdx.x) & 31;
+  const int wm0 = (warp / Shape::WN) * W::kWarpTileM;
+  const int wn0 = (warp % Shape::WN) * W::kWarpTileN;
+  const int ktiles = static_cast<int>((p.k + Shape::BK - 1) / Shape::BK);
+  const unsigned smem_a = gemm::smem_u32(smem);
+  const unsigned smem_b = smem_a + Shape::kStages * Smem::kStageA;
+  const TW* w = static_cast<const TW*>(qp.conv.w);
+  const unsigned char* x = static_cast<const unsigned char*>(qp.conv.x);
+
+  for (RTX_STD::int64_t z = blockIdx.z; z < p.batch_count; z += gridDim.z) {
+    // a: the group's weight rows; b: the image's and group's first input channel; d: output;
+    // bias: the group's first output channel (for scales and B).
+    const gemm::BatchOffsets off = gemm::batch_offsets(p, z);
+    const LoaderA la{w + off.a + m0 * p.lda, p.lda, p.m - m0, p.k};
+    const LoaderB lb(x + off.b, qp.conv, n0);
+
+    typename W::Acc acc;
+#pragma unroll
+    for (int i = 0; i < W::kFragsM; ++i)
+#pragma unroll
+      for (int j = 0; j < W::kFragsN; ++j)
+#pragma unroll
+        for (int r = 0; r < 4; ++r) acc[i][j][r] = 0;
+
+    const auto load = [&](int s, int kt) {
+      const RTX_STD::int64_t k0 = static_cast<RTX_STD::int64_t>(kt) * Shape::BK;
+      la.load(smem_a + s * Smem::kStageA, k0);
+      lb.load(smem_b + s * Smem::kStageB, k0);
+    };
+    const auto step = [&](int s, int) {
+      W::compute(acc, smem_a + s * Smem::kStageA, smem_b + s * Smem::kStageB, wm0, wn0, lane);
+    };
+    qgemm::pipeline<Shape::kStages>(ktiles, load, step);
+
+    float* tile = reinterpret_cast<float*>(smem);
+    stage_rows<W, Smem::kLd, TScale, kPerChannel>(acc, tile, qp, off.bias + m0, p.m - m0, wm0, wn0, lane);
+    __syncthreads();
+    store_rows<TScale, TMid, TOut, Epi, Shape::BM, Shape::BN, Shape::kThreads, Smem::kLd>(
+        tile, qp, off.d, m0, n0, off.bias + m0, static_cast<int>(threadIdx.x));
+    __syncthreads();  // the next batch index reuses shared memory
+  }
+}
+
+}  // namespace rtx::kernels::qconv
