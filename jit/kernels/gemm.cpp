@@ -42,21 +42,6 @@ int64_t ceil_div(int64_t a, int64_t b) {
 
 }  // namespace
 
-float activation_floor(GemmActivation a) {
-  return a == GemmActivation::kRelu ? 0.0f : -std::numeric_limits<float>::infinity();
-}
-
-namespace {
-
-std::string epilogue_expression(const GemmEpilogue& e) {
-  std::ostringstream s;
-  s << "rtx::kernels::gemm::Epilogue<(rtx::kernels::gemm::Activation)"
-    << static_cast<int>(kernel_activation(e.activation)) << ", (rtx::kernels::gemm::BiasMode)"
-    << static_cast<int>(e.bias) << ", " << (e.c ? "true" : "false") << ", "
-    << (e.residual ? "true" : "false") << ">";
-  return s.str();
-}
-
 const char* activation_name(GemmActivation a) {
   switch (a) {
     case GemmActivation::kNone:
@@ -77,6 +62,28 @@ const char* activation_name(GemmActivation a) {
       return "floor";
   }
   return "?";
+}
+
+std::optional<GemmActivation> activation_from_name(std::string_view name) {
+  for (int a = 0; a <= static_cast<int>(GemmActivation::kTanh); ++a) {
+    if (name == activation_name(static_cast<GemmActivation>(a))) return static_cast<GemmActivation>(a);
+  }
+  return std::nullopt;
+}
+
+float activation_floor(GemmActivation a) {
+  return a == GemmActivation::kRelu ? 0.0f : -std::numeric_limits<float>::infinity();
+}
+
+namespace {
+
+std::string epilogue_expression(const GemmEpilogue& e) {
+  std::ostringstream s;
+  s << "rtx::kernels::gemm::Epilogue<(rtx::kernels::gemm::Activation)"
+    << static_cast<int>(kernel_activation(e.activation)) << ", (rtx::kernels::gemm::BiasMode)"
+    << static_cast<int>(e.bias) << ", " << (e.c ? "true" : "false") << ", "
+    << (e.residual ? "true" : "false") << ">";
+  return s.str();
 }
 
 const char* bias_name(GemmBiasMode b) {
@@ -279,16 +286,11 @@ void from_json(const nlohmann::json& j, GemmSpec& s) {
   s.tile = GemmTile{tile[0], tile[1], tile[2], tile[3], tile[4], tile[5]};
   const auto& e = j.at("epilogue");
   const auto act = e.at("activation").get<std::string>();
-  bool found = false;
-  for (int a = 0; a <= static_cast<int>(GemmActivation::kTanh); ++a) {
-    if (act == activation_name(static_cast<GemmActivation>(a))) {
-      s.epilogue.activation = static_cast<GemmActivation>(a);
-      found = true;
-    }
-  }
-  if (!found) fail("unknown activation '" + act + "'");
+  const auto activation = activation_from_name(act);
+  if (!activation) fail("unknown activation '" + act + "'");
+  s.epilogue.activation = *activation;
   const auto bias = e.at("bias").get<std::string>();
-  found = false;
+  bool found = false;
   for (int b = 0; b <= static_cast<int>(GemmBiasMode::kPerRow); ++b) {
     if (bias == bias_name(static_cast<GemmBiasMode>(b))) {
       s.epilogue.bias = static_cast<GemmBiasMode>(b);

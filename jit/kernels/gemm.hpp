@@ -20,6 +20,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "jit/compiler.hpp"
@@ -62,6 +63,10 @@ struct GemmTile {
 constexpr GemmActivation kernel_activation(GemmActivation a) {
   return a == GemmActivation::kNone || a == GemmActivation::kRelu ? GemmActivation::kFloor : a;
 }
+/// "none", "relu", "gelu", ...: the activation's name in specs and descriptions (GEMM, qgemm, qconv).
+const char* activation_name(GemmActivation a);
+/// The spec activation named `name` (kNone .. kTanh; kFloor is never a spec's), or nullopt.
+std::optional<GemmActivation> activation_from_name(std::string_view name);
 /// GemmParams::activation_floor for `a`: 0 for ReLU, -inf otherwise (read only by kFloor).
 float activation_floor(GemmActivation a);
 

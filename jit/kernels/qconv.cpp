@@ -25,19 +25,6 @@ bool is_float_type(DataType t) {
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 constexpr int64_t kInt32Max = std::numeric_limits<int32_t>::max();
 
-const char* activation_name(GemmActivation a) {
-  switch (a) {
-    case GemmActivation::kNone: return "none";
-    case GemmActivation::kRelu: return "relu";
-    case GemmActivation::kGelu: return "gelu";
-    case GemmActivation::kGeluTanh: return "gelu_tanh";
-    case GemmActivation::kSilu: return "silu";
-    case GemmActivation::kSigmoid: return "sigmoid";
-    case GemmActivation::kTanh: return "tanh";
-  }
-  return "?";
-}
-
 Error spec_error(const QConvSpec& spec, const std::string& what) {
   return Error{kSpecInvalid, "quantized conv spec " + spec.describe() + ": " + what};
 }
@@ -189,14 +176,9 @@ void from_json(const nlohmann::json& j, QConvSpec& s) {
     if (tile.size() != 6) fail("tile needs 6 values (bm, bn, bk, stages, warps_m, warps_n)");
     s.tile = GemmTile{tile[0], tile[1], tile[2], tile[3], tile[4], tile[5]};
     const auto act = j.at("activation").get<std::string>();
-    bool found = false;
-    for (int a = 0; a <= static_cast<int>(GemmActivation::kTanh); ++a) {
-      if (act == activation_name(static_cast<GemmActivation>(a))) {
-        s.activation = static_cast<GemmActivation>(a);
-        found = true;
-      }
-    }
-    if (!found) fail("unknown activation '" + act + "'");
+    const auto activation = activation_from_name(act);
+    if (!activation) fail("unknown activation '" + act + "'");
+    s.activation = *activation;
     s.bias = j.at("bias").get<bool>();
     s.quantize = j.at("quantize").get<bool>();
   } catch (const nlohmann::json::exception& e) {

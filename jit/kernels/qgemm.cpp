@@ -48,20 +48,6 @@ std::string type_name(DataType t) {
   }
 }
 
-const char* activation_name(GemmActivation a) {
-  switch (a) {
-    case GemmActivation::kNone: return "none";
-    case GemmActivation::kRelu: return "relu";
-    case GemmActivation::kGelu: return "gelu";
-    case GemmActivation::kGeluTanh: return "gelu_tanh";
-    case GemmActivation::kSilu: return "silu";
-    case GemmActivation::kSigmoid: return "sigmoid";
-    case GemmActivation::kTanh: return "tanh";
-    case GemmActivation::kFloor: return "floor";
-  }
-  return "?";
-}
-
 const char* bias_name(QBiasMode b) {
   switch (b) {
     case QBiasMode::kNone: return "none";
@@ -381,14 +367,9 @@ void from_json(const nlohmann::json& j, QGemmSpec& s) {
     s.tile = GemmTile{tile[0], tile[1], tile[2], tile[3], tile[4], tile[5]};
     const auto& e = j.at("epilogue");
     const auto act = e.at("activation").get<std::string>();
-    found = false;
-    for (int a = 0; a <= static_cast<int>(GemmActivation::kTanh); ++a) {
-      if (act == activation_name(static_cast<GemmActivation>(a))) {
-        s.epilogue.activation = static_cast<GemmActivation>(a);
-        found = true;
-      }
-    }
-    if (!found) fail("unknown activation '" + act + "'");
+    const auto activation = activation_from_name(act);
+    if (!activation) fail("unknown activation '" + act + "'");
+    s.epilogue.activation = *activation;
     const auto bias = e.at("bias").get<std::string>();
     found = false;
     for (int b = 0; b <= static_cast<int>(QBiasMode::kGemmC); ++b) {
