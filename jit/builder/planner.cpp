@@ -550,11 +550,16 @@ class Planner {
     for (size_t i = 0; i < rendered->inputs.size(); ++i) gr.operands["in" + std::to_string(i)] = rendered->inputs[i];
     gr.operands["y"] = g_.node(chain.back()).outputs[0];
     add_kernels(gr, "pointwise", rendered->spec, rendered->spec.program());
-    // Per-axis Q/DQ parameters: how the runtime shapes them (the kernel is the same either way).
+    // Per-axis and block-wise Q/DQ parameters: how the runtime shapes them (the kernel is the
+    // same either way).
     const auto& views = rendered->views;
     if (std::any_of(views.begin(), views.end(), [](const k::InputView& v) { return v.rank != 0; })) {
       nlohmann::json js = nlohmann::json::array();
-      for (const auto& v : views) js.push_back(v.rank == 0 ? nlohmann::json(nullptr) : nlohmann::json{v.rank, v.axis});
+      for (const auto& v : views) {
+        js.push_back(v.rank == 0    ? nlohmann::json(nullptr)
+                     : v.block == 0 ? nlohmann::json{v.rank, v.axis}
+                                    : nlohmann::json{v.rank, v.axis, v.block});
+      }
       gr.spec["input_views"] = js;
     }
     return gr;

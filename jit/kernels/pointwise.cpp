@@ -180,7 +180,7 @@ bool is_per_tensor(const ir::TensorInfo& info) {
 struct Slot {
   std::optional<Operand> operand;  ///< nullopt: omitted optional input
   const ir::TensorInfo* info = nullptr;
-  bool per_axis = false;  ///< a 1-D Q/DQ parameter loaded through a per-axis InputView
+  bool viewed = false;  ///< a per-axis or block-wise Q/DQ parameter loaded through an InputView
 };
 
 /// Renders one node into `lines` (pre-statements) and returns its result expression.
@@ -388,12 +388,13 @@ class NodeRenderer {
     return call("rtx::kernels::int_pow", {x(0), "static_cast<long long>(" + x(1) + ")"});
   }
 
-  /// Scales and zero points must be per tensor, or per axis (loaded through an InputView).
+  /// Scales and zero points must be per tensor, or per axis / block-wise (loaded through an
+  /// InputView).
   Expected<void> check_quant_params() const {
     for (size_t i = 1; i < slots_.size(); ++i)
-      if (slots_[i].info && !is_per_tensor(*slots_[i].info) && !slots_[i].per_axis)
+      if (slots_[i].info && !is_per_tensor(*slots_[i].info) && !slots_[i].viewed)
         return unsupported("input " + std::to_string(i) +
-                           " is neither per-tensor nor per-axis (block-wise Q/DQ run on the host)");
+                           " is not per-tensor, per-axis or block-wise along the quantized axis");
     return {};
   }
 
@@ -626,29 +627,99 @@ bool is_pointwise_op(ir::OpKind op) {
   }
 }
 
-/// Input `i` (scale or zero point) of Q/DQ node `n` when it is per-axis: a 1-D tensor of the
-/// quantized axis' extent, not block-wise. Its view lines it up with that axis of x.
-static std::optional<InputView> per_axis_view(const ir::Graph& graph, const ir::Node& n, size_t i) {
+/// Input `i` (scale or zero point) of Q/DQ node `n` when it needs a view: per-axis (a 1-D
+/// tensor of the quantized axis' extent) or block-wise (x's rank, ceil(D / block_size) at the
+/// quantized axis, x's extents elsewhere). Dims unknown here are checked when the step runs.
+static std::optional<InputView> quant_param_view(const ir::Graph& graph, const ir::Node& n, size_t i) {
   if ((n.op != OpKind::kQuantizeLinear && n.op != OpKind::kDequantizeLinear) || i < 1 || i > 2) return std::nullopt;
-  if (n.attr_int("block_size", 0) != 0 || n.inputs.empty() || n.inputs[0] == ir::kNoValue) return std::nullopt;
+  if (n.inputs.empty() || n.inputs[0] == ir::kNoValue) return std::nullopt;
   const auto& x = graph.value(n.inputs[0]).info.shape;
   const auto& p = graph.value(n.inputs[i]).info.shape;
   const auto rank = static_cast<int64_t>(x.size());
   int64_t axis = n.attr_int("axis", 1);
   if (axis < 0) axis += rank;
-  if (p.size() != 1 || axis < 0 || axis >= rank || p[0] == ir::kDynamic || p[0] != x[static_cast<size_t>(axis)])
-    return std::nullopt;
-  return InputView{static_cast<int>(rank), static_cast<int>(axis)};
+  if (axis < 0 || axis >= rank) return std::nullopt;
+  const auto ax = static_cast<size_t>(axis);
+  const int64_t block = n.attr_int("block_size", 0);
+  if (block < 0) return std::nullopt;
+  if (block == 0) {
+    if (p.size() != 1 || p[0] == ir::kDynamic || p[0] != x[ax]) return std::nullopt;
+    return InputView{static_cast<int>(rank), static_cast<int>(axis)};
+  }
+  if (p.size() != x.size()) return std::nullopt;
+  for (size_t d = 0; d < x.size(); ++d) {
+    const bool known = x[d] != ir::kDynamic && p[d] != ir::kDynamic;
+    if (d == ax ? known && p[d] != (x[d] + block - 1) / block : p[d] != x[d]) return std::nullopt;
+  }
+  return InputView{static_cast<int>(rank), static_cast<int>(axis), block};
 }
 
 Expected<std::vector<int64_t>> view_shape(const std::vector<int64_t>& shape, const InputView& view) {
-  if (view.rank == 0) return shape;
+  if (view.rank == 0 || view.block > 0) return shape;  // block-wise: see apply_views()
   if (shape.size() != 1 || view.axis < 0 || view.axis >= view.rank || view.rank > 64)
     return Error{"rtx.jit.302", "a per-axis input of shape " + shape_to_string(shape) + " cannot be viewed along axis " +
                                     std::to_string(view.axis) + " of rank " + std::to_string(view.rank)};
   std::vector<int64_t> v(static_cast<size_t>(view.rank), 1);
   v[static_cast<size_t>(view.axis)] = shape[0];
   return v;
+}
+
+Expected<void> apply_views(PointwiseArgs& args, std::span<const InputView> views) {
+  if (views.size() != args.in_shapes.size())
+    return bad_args(std::to_string(views.size()) + " input views for " + std::to_string(args.in_shapes.size()) + " inputs");
+  for (size_t k = 0; k < views.size(); ++k) {
+    auto s = view_shape(args.in_shapes[k], views[k]);
+    if (!s) return s.error();
+    args.in_shapes[k] = std::move(*s);
+  }
+  // Block-wise views: one split (output axis, block) that every such view must agree on.
+  const size_t rank = args.out_shape.size();
+  std::optional<std::pair<size_t, int64_t>> split;
+  for (size_t k = 0; k < views.size(); ++k) {
+    const InputView& v = views[k];
+    if (v.block <= 0) continue;
+    if (v.rank < 1 || static_cast<size_t>(v.rank) > rank || v.axis < 0 || v.axis >= v.rank ||
+        args.in_shapes[k].size() != static_cast<size_t>(v.rank))
+      return bad_args("block-wise input " + std::to_string(k) + " of shape " + shape_to_string(args.in_shapes[k]) +
+                      " does not fit its view (rank " + std::to_string(v.rank) + ", axis " + std::to_string(v.axis) +
+                      ") under the output shape " + shape_to_string(args.out_shape));
+    const std::pair<size_t, int64_t> mine{rank - static_cast<size_t>(v.rank) + static_cast<size_t>(v.axis), v.block};
+    if (split && *split != mine) return bad_args("block-wise inputs disagree on the quantized axis or the block size");
+    split = mine;
+  }
+  if (!split) return {};
+  const auto [axis, block] = *split;
+  const int64_t extent = args.out_shape[axis];
+  if (extent % block != 0)
+    return bad_args("the quantized axis has " + std::to_string(extent) + " elements, not a multiple of the block size " +
+                    std::to_string(block) + " (a partial last block runs on the host)");
+  const int64_t blocks = extent / block;
+  const auto split_shape = [&](std::vector<int64_t> s, bool blockwise) -> Expected<std::vector<int64_t>> {
+    s.insert(s.begin(), rank - s.size(), 1);  // right-aligned, as numpy broadcasts
+    int64_t outer = 0, inner = 0;
+    if (blockwise && s[axis] == blocks) {
+      outer = blocks, inner = 1;
+    } else if (!blockwise && s[axis] == extent) {
+      outer = blocks, inner = block;
+    } else if (!blockwise && s[axis] == 1) {
+      outer = 1, inner = 1;
+    } else {
+      return bad_args("shape " + shape_to_string(s) + " does not line up with " + std::to_string(blocks) +
+                      " blocks of " + std::to_string(block) + " along axis " + std::to_string(axis));
+    }
+    s[axis] = outer;
+    s.insert(s.begin() + static_cast<std::ptrdiff_t>(axis) + 1, inner);
+    return s;
+  };
+  auto out = split_shape(args.out_shape, false);
+  if (!out) return out.error();
+  args.out_shape = std::move(*out);
+  for (size_t k = 0; k < views.size(); ++k) {
+    auto s = split_shape(args.in_shapes[k], views[k].block > 0);
+    if (!s) return s.error();
+    args.in_shapes[k] = std::move(*s);
+  }
+  return {};
 }
 
 Expected<PointwiseChain> render_pointwise(const ir::Graph& graph, std::span<const ir::NodeId> nodes,
@@ -673,9 +744,9 @@ Expected<PointwiseChain> render_pointwise(const ir::Graph& graph, std::span<cons
         const double d = is_floating(c->dtype()) ? c->get_double(0) : 0.0;
         const int64_t iv = is_floating(c->dtype()) ? 0 : c->get_int(0);
         slots[i].operand = Operand{literal_of(c->dtype(), d, iv), c->dtype(), true};
-      } else if (const auto view = per_axis_view(graph, n, i)) {
+      } else if (const auto view = quant_param_view(graph, n, i)) {
         slots[i].operand = r.input(v, info.dtype, *view);
-        slots[i].per_axis = true;
+        slots[i].viewed = true;
       } else {
         slots[i].operand = r.input(v, info.dtype);
       }

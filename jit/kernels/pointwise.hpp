@@ -60,12 +60,14 @@ void from_json(const nlohmann::json& j, PointwiseSpec& spec);
 /// engine builder compiles, since NVRTC spends most of its time parsing the shared headers.
 Program pointwise_program(std::span<const PointwiseSpec> specs, std::string name = "pointwise");
 
-/// How a kernel input is broadcast: numpy-style from its own shape (rank 0), or a 1-D per-axis
+/// How a kernel input is broadcast: numpy-style from its own shape (rank 0); a 1-D per-axis
 /// quantization parameter viewed as `rank` dims, all 1 but `axis` (so it lines up with the
-/// quantized tensor's `axis` instead of its last dim).
+/// quantized tensor's `axis` instead of its last dim); or (block > 0) a block-wise one, of the
+/// quantized tensor's rank with ceil(D / block) at `axis`, whose value repeats over each block.
 struct InputView {
   int rank = 0;
   int axis = 0;
+  int64_t block = 0;
   friend bool operator==(const InputView&, const InputView&) = default;
 };
 
@@ -102,6 +104,15 @@ struct PointwiseArgs {
   void* out = nullptr;
   std::vector<const void*> in;
 };
+
+/// Turns the graph's shapes in `args` into the kernel's under `views`. Per-axis inputs take
+/// view_shape(). With block-wise views, the quantized axis of extent D splits into
+/// (D / block, block) in the output and in every input (an input of extent 1 there into (1, 1)),
+/// and a block-wise input's (D / block) into (D / block, 1): plain broadcasting then repeats each
+/// parameter over its block, and the kernel is the same as for any other chain. rtx.jit.302 when
+/// D is not a multiple of the block (the step then runs on the host), views disagree, or shapes
+/// do not fit.
+Expected<void> apply_views(PointwiseArgs& args, std::span<const InputView> views);
 
 /// Side-effect free: whether `spec` can run `args` (input count, broadcastable shapes, rank
 /// at most kMaxRank after merging dims, non-null buffers). rtx.jit.302 otherwise.

@@ -5,6 +5,7 @@
 // parameter bytes). Nothing here launches or allocates.
 #include "jit/runtime/kernel_steps.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 #include "jit/kernels/attention.hpp"
@@ -48,8 +49,9 @@ Error bad_step(const Step& step, const std::string& what) {
   return Error{errc::kBadPlan, "engine plan is malformed: " + step.family + " step: " + what};
 }
 
-/// A pointwise step's optional "input_views": per input, null or [rank, axis] (a per-axis Q/DQ
-/// parameter, k::InputView); one entry per input when present.
+/// A pointwise step's optional "input_views": per input, null, [rank, axis] (a per-axis Q/DQ
+/// parameter) or [rank, axis, block] (a block-wise one; k::InputView); one entry per input when
+/// present.
 Expected<std::vector<k::InputView>> input_views(const Step& step, size_t inputs) {
   std::vector<k::InputView> views(inputs);
   const auto it = step.spec.find("input_views");
@@ -58,13 +60,15 @@ Expected<std::vector<k::InputView>> input_views(const Step& step, size_t inputs)
   for (size_t i = 0; i < inputs; ++i) {
     const auto& e = (*it)[i];
     if (e.is_null()) continue;
-    if (!e.is_array() || e.size() != 2 || !e[0].is_number_integer() || !e[1].is_number_integer())
-      return bad_step(step, "input_views entries are null or [rank, axis]");
+    if (!e.is_array() || (e.size() != 2 && e.size() != 3) ||
+        !std::all_of(e.begin(), e.end(), [](const nlohmann::json& n) { return n.is_number_integer(); }))
+      return bad_step(step, "input_views entries are null, [rank, axis] or [rank, axis, block]");
     const auto rank = e[0].get<int64_t>(), axis = e[1].get<int64_t>();
-    if (rank < 1 || rank > 64 || axis < 0 || axis >= rank)
-      return bad_step(step, "input_views entry [" + std::to_string(rank) + ", " + std::to_string(axis) +
-                                "] is not a rank in 1..64 with an axis inside it");
-    views[i] = k::InputView{static_cast<int>(rank), static_cast<int>(axis)};
+    const int64_t block = e.size() == 3 ? e[2].get<int64_t>() : 0;
+    if (rank < 1 || rank > 64 || axis < 0 || axis >= rank || (e.size() == 3 && block < 1))
+      return bad_step(step, "input_views entry " + e.dump() +
+                                " is not a rank in 1..64 with an axis inside it (and a block of at least 1)");
+    views[i] = k::InputView{static_cast<int>(rank), static_cast<int>(axis), block};
   }
   return views;
 }
@@ -274,11 +278,10 @@ class Prepare {
     for (size_t i = 0; i < spec->inputs.size(); ++i) {
       const int32_t v = value("in" + std::to_string(i));
       if (v < 0) return bad_step(step_, "missing input operand " + std::to_string(i));
-      auto in_shape = k::view_shape(shape(v), (*views)[i]);
-      if (!in_shape) return in_shape.error();
-      a.in_shapes.push_back(std::move(*in_shape));
+      a.in_shapes.push_back(shape(v));
       a.in.push_back(args_.address(v));
     }
+    if (auto ok = k::apply_views(a, *views); !ok) return ok.error();
     if (auto ok = k::can_implement(*spec, a); !ok) return ok.error();
     auto params = k::make_params(*spec, a);
     if (!params) return params.error();

@@ -21,6 +21,7 @@
 #include "jit/runtime/plan.hpp"
 #include "jit/runtime/resolve.hpp"
 #include "rtx/builder.hpp"
+#include "templates/pointwise/params.cuh"
 #include "rtx/reference.hpp"
 #include "runtime_test_models.hpp"
 #include "templates/gemm/params.cuh"
@@ -449,12 +450,49 @@ TEST_CASE("plan: per-axis input views of pointwise steps are checked when the en
   const size_t inputs = viewed->spec.at("inputs").size();
   for (const json& bad : {json(7), json::array(), json(std::vector<json>(inputs, json{3, 3})),
                           json(std::vector<json>(inputs, json{-1, 0})), json(std::vector<json>(inputs, json{"2", 0})),
-                          json(std::vector<json>(inputs, json{2}))}) {
+                          json(std::vector<json>(inputs, json{2})), json(std::vector<json>(inputs, json{3, 1, 0})),
+                          json(std::vector<json>(inputs, json{3, 1, 2, 4}))}) {
     runtime::Step step = *viewed;
     step.spec["input_views"] = bad;
     auto ok = runtime::check_kernel_step(kp.plan, step);
     CHECK_MESSAGE(!ok.has_value(), bad.dump());
     if (!ok) CHECK(ok.error().id == "rtx.runtime.105");
+  }
+}
+
+TEST_CASE("plan: a block-wise DequantizeLinear is a pointwise kernel step; a partial last block runs on the host") {
+  ir::Graph g;
+  const auto x = g.add_input("x", DataType::kINT8, {ir::kDynamic, 8});
+  const auto s = g.add_input("s", DataType::kF32, {ir::kDynamic, 2});
+  const auto z = g.add_input("z", DataType::kINT8, {ir::kDynamic, 2});
+  const auto dq = g.add_node(ir::OpKind::kDequantizeLinear, "dq", {x, s, z}, 1,
+                             {{"axis", int64_t{1}}, {"block_size", int64_t{4}}});
+  g.infer_shapes();
+  g.mark_output(g.node(dq).outputs[0], "y");
+  builder::PlannerOptions o;
+  o.targets = {{80, false, false}};
+  const auto kp = builder::plan_kernels(g, o);
+  REQUIRE(kp.plan.steps.size() == 1);
+  const runtime::Step& step = kp.plan.steps[0];
+  REQUIRE(step.family == "pointwise");
+  CHECK(step.spec.at("input_views") == json{nullptr, json{2, 1, 4}, json{2, 1, 4}});
+  REQUIRE(runtime::check_kernel_step(kp.plan, step).has_value());
+  const auto address = [](int32_t v) -> const void* {
+    return reinterpret_cast<const void*>(static_cast<uintptr_t>(0x100000) * static_cast<uintptr_t>(v + 1));
+  };
+  for (int64_t rows : {1, 5}) {
+    std::vector<std::vector<int64_t>> shapes = {{rows, 8}, {rows, 2}, {rows, 2}};
+    const auto r = runtime::resolve(kp.plan, shapes);
+    auto launches = runtime::prepare_kernel_step(kp.plan, step, runtime::StepArgs{r.infos, address});
+    REQUIRE_MESSAGE(launches.has_value(), (launches ? "" : launches.error().to_string()));
+    REQUIRE(launches->size() == 1);
+    rtx::kernels::PointwiseParams p;
+    std::memcpy(&p, launches->front().params.data(), sizeof p);
+    CHECK(p.n == rows * 8);
+    // Innermost kernel dim: the 4 elements of a block; the scale does not move along it.
+    CHECK(p.shape[p.rank - 1] == 4);
+    CHECK(p.strides[1][p.rank - 1] == 0);
+    CHECK(p.strides[0][p.rank - 1] == 1);
   }
 }
 

@@ -101,6 +101,60 @@ TEST_CASE("render: a per-axis DequantizeLinear loads its scale and zero point th
   CHECK_FALSE(view_shape({3, 1}, r->views[1]).has_value());  // only 1-D parameters are viewed
 }
 
+TEST_CASE("render: a block-wise DequantizeLinear views its parameters block by block") {
+  ir::Graph g;
+  const auto x = g.add_input("x", DataType::kINT8, {2, 6, 3});
+  const auto s = g.add_input("s", DataType::kF32, {2, 3, 3});
+  const auto z = g.add_input("z", DataType::kINT8, {2, 3, 3});
+  const auto n = g.add_node(OpKind::kDequantizeLinear, "dq", {x, s, z}, 1,
+                            {{"axis", int64_t{1}}, {"block_size", int64_t{2}}});
+  g.infer_shapes();
+  const std::vector<ir::NodeId> nodes{n};
+  auto r = render_pointwise(g, nodes, out_of(g, n));
+  REQUIRE_MESSAGE(r.has_value(), (r ? "" : r.error().to_string()));
+  REQUIRE(r->views.size() == 3);
+  CHECK(r->views[0] == InputView{});
+  CHECK(r->views[1] == (InputView{3, 1, 2}));
+  CHECK(r->views[2] == (InputView{3, 1, 2}));
+
+  // The kernel sees axis 1 (6) as 3 blocks of 2; the parameters repeat over each block.
+  PointwiseArgs a;
+  a.out_shape = {2, 6, 3};
+  a.in_shapes = {{2, 6, 3}, {2, 3, 3}, {2, 3, 3}};
+  REQUIRE(apply_views(a, r->views).has_value());
+  CHECK(a.out_shape == std::vector<int64_t>{2, 3, 2, 3});
+  CHECK(a.in_shapes[0] == std::vector<int64_t>{2, 3, 2, 3});
+  CHECK(a.in_shapes[1] == std::vector<int64_t>{2, 3, 1, 3});
+  CHECK(a.in_shapes[2] == std::vector<int64_t>{2, 3, 1, 3});
+
+  // A partial last block (7 = 3 blocks of 2, the last one short) is left to the host.
+  PointwiseArgs partial;
+  partial.out_shape = {2, 7, 3};
+  partial.in_shapes = {{2, 7, 3}, {2, 4, 3}, {2, 4, 3}};
+  const auto refused = apply_views(partial, r->views);
+  REQUIRE_FALSE(refused.has_value());
+  CHECK(refused.error().id == "rtx.jit.302");
+
+  // Parameters whose blocked extent does not match ceil(D / block) are not viewed: the node is
+  // not rendered (it runs on the host).
+  ir::Graph bad;
+  const auto bx = bad.add_input("x", DataType::kINT8, {2, 6});
+  const auto bs = bad.add_input("s", DataType::kF32, {2, 2});
+  const auto bn = bad.add_node(OpKind::kDequantizeLinear, "dq", {bx, bs}, 1,
+                               {{"axis", int64_t{1}}, {"block_size", int64_t{4}}});
+  bad.infer_shapes();
+  const std::vector<ir::NodeId> bad_nodes{bn};
+  CHECK(render_pointwise(bad, bad_nodes, out_of(bad, bn)).has_value());  // ceil(6 / 4) = 2: fits
+  ir::Graph worse;
+  const auto wx = worse.add_input("x", DataType::kINT8, {2, 6});
+  const auto ws = worse.add_input("s", DataType::kF32, {2, 3});
+  const auto wn = worse.add_node(OpKind::kDequantizeLinear, "dq", {wx, ws}, 1,
+                                 {{"axis", int64_t{1}}, {"block_size", int64_t{4}}});
+  const std::vector<ir::NodeId> worse_nodes{wn};
+  worse.value(worse.node(wn).outputs[0]).info = {DataType::kF32, {2, 6}};
+  CHECK_FALSE(render_pointwise(worse, worse_nodes, out_of(worse, wn)).has_value());
+}
+
 TEST_CASE("render: equal chains of differently named layers share one functor (one kernel)") {
   ir::Graph g;
   const auto x = g.add_input("x", DataType::kF16, {4, 8});
