@@ -38,21 +38,36 @@ bool is_int_type(DataType t) {
   return t == DataType::kINT8 || t == DataType::kUINT8 || t == DataType::kINT32 ||
          t == DataType::kINT64;
 }
+bool is_packed4(DataType t) {
+  return t == DataType::kINT4 || t == DataType::kUINT4;
+}
+/// Dtypes a rendered functor handles; int4/uint4 only as Q/DQ operands (expression() checks).
 bool is_supported_dtype(DataType t) {
-  return !cuda_type_name(t).empty();
+  return !cuda_type_name(t).empty() || is_packed4(t);
 }
 
 /// The type arithmetic on `t` happens in (common/convert.cuh's Compute<T>).
 std::string compute_type(DataType t) {
   if (is_narrow_float(t) || t == DataType::kF32) return "float";
+  if (t == DataType::kINT4) return "signed char";
+  if (t == DataType::kUINT4) return "unsigned char";
   return std::string(cuda_type_name(t));
 }
 bool computes_in_double(DataType t) {
   return t == DataType::kF64;
 }
 
+/// The C++ type of a `t` value in a functor: 4-bit values travel unpacked in a char.
 std::string storage(DataType t) {
+  if (t == DataType::kINT4) return "signed char";
+  if (t == DataType::kUINT4) return "unsigned char";
   return std::string(cuda_type_name(t));
+}
+/// The type the driver reads or writes in memory (pointwise/pointwise.cuh): packed for 4-bit.
+std::string memory_type(DataType t) {
+  if (t == DataType::kINT4) return "rtx::kernels::int4x2";
+  if (t == DataType::kUINT4) return "rtx::kernels::uint4x2";
+  return storage(t);
 }
 
 /// A floating literal that parses back to exactly `v` in float (or double).
@@ -243,6 +258,16 @@ class NodeRenderer {
     if (!is_supported_dtype(out_))
       return unsupported("output dtype " + std::string(to_string(out_)) + " is not supported");
     if (!has(0)) return unsupported("input 0 is missing");
+    // 4-bit values: only what DequantizeLinear reads (x, zero point) and QuantizeLinear writes
+    // (its output and zero point).
+    if (is_packed4(out_) && op != OpKind::kQuantizeLinear)
+      return unsupported("4-bit output of " + std::string(ir::op_name(op)));
+    for (size_t i = 0; i < slots_.size(); ++i) {
+      const bool q_zero_point = op == OpKind::kQuantizeLinear && i == 2;
+      if (slots_[i].operand && is_packed4(slots_[i].operand->dtype) && op != OpKind::kDequantizeLinear &&
+          !q_zero_point)
+        return unsupported("4-bit input of " + std::string(ir::op_name(op)));
+    }
 
     const bool fl = float_out();
     switch (op) {
@@ -404,7 +429,7 @@ class NodeRenderer {
     const DataType xt = in_dtype(0);
     const std::string scale = "rtx::kernels::cast<float>(" + x(1) + ")";
     const std::string zp = has(2) ? x(2) : std::string("0");
-    if (xt == DataType::kINT8 || xt == DataType::kUINT8) {
+    if (xt == DataType::kINT8 || xt == DataType::kUINT8 || is_packed4(xt)) {
       // x - zp has at most 9 bits: exact in float; one rounding in the product.
       return "(static_cast<float>(static_cast<int>(" + x(0) + ") - static_cast<int>(" + zp +
              ")) * " + scale + ")";
@@ -437,9 +462,10 @@ class NodeRenderer {
     const std::string q = "q" + std::to_string(temp_++);
     lines_.push_back("    const double " + q + " = rtx::kernels::quantize_divide<" +
                      storage(precision) + ">(" + x(0) + ", " + x(1) + ");");
-    if (out_ == DataType::kINT8 || out_ == DataType::kUINT8) {
+    if (out_ == DataType::kINT8 || out_ == DataType::kUINT8 || is_packed4(out_)) {
       const std::string zp = has(2) ? "static_cast<long long>(" + x(2) + ")" : "0LL";
-      return "rtx::kernels::quantize_int<" + storage(out_) + ">(" + q + ", " + zp + ")";
+      return "rtx::kernels::quantize_int<" + storage(out_) + (is_packed4(out_) ? ", 4" : "") + ">(" + q + ", " +
+             zp + ")";
     }
     if (out_ == DataType::kFP8E4M3 || out_ == DataType::kFP8E5M2) {
       const bool saturate = node_.attr_int("saturate", 1) != 0;
@@ -541,8 +567,8 @@ int dtype_bytes(DataType t) {
 // ---- spec ----------------------------------------------------------------------------------------
 
 std::string PointwiseSpec::name_expression() const {
-  std::vector<std::string> args{functor_name, storage(output)};
-  for (DataType t : inputs) args.push_back(storage(t));
+  std::vector<std::string> args{functor_name, memory_type(output)};
+  for (DataType t : inputs) args.push_back(memory_type(t));
   return kernels::name_expression("rtx::kernels::pointwise", args);
 }
 
@@ -869,7 +895,9 @@ Expected<rtx::kernels::PointwiseParams> make_params(const PointwiseSpec& spec,
                     std::to_string(kMaxRank) + " are supported");
   p.rank = static_cast<int32_t>(shape.size());
   for (size_t d = 0; d < shape.size(); ++d) p.shape[d] = shape[d];
-  bool vectorized = is_aligned(args.out, 16);
+  // Packed 4-bit tensors take the strided path (the vector path moves whole elements).
+  bool vectorized = is_aligned(args.out, 16) && !is_packed4(spec.output) &&
+                    std::none_of(spec.inputs.begin(), spec.inputs.end(), is_packed4);
   const int vec = pointwise_vector_width(spec);
   uint32_t scalar_mask = 0, periodic_mask = 0;
   for (size_t k = 0; k < n_in; ++k) {

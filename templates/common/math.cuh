@@ -243,11 +243,14 @@ RTX_DEVICE inline double quantize_divide(X x, S s) {
 /// QuantizeLinear to an integer type: round half to even, add the zero point, saturate to T's
 /// range; NaN quantizes to the zero point. (Clamping to +-2^32 first keeps the addition exact
 /// without changing the saturated result.)
-template <class T>
+/// kBits < 8: a 4-bit type held in T (int4 in signed char: -8..7; uint4 in unsigned char: 0..15).
+template <class T, int kBits = 8>
 RTX_DEVICE inline T quantize_int(double q, long long zero_point) {
   long long r = round_half_even_clamped(q, -(1LL << 32), 1LL << 32) + zero_point;
-  if (r < IntRange<T>::kLo) r = IntRange<T>::kLo;
-  if (r > IntRange<T>::kHi) r = IntRange<T>::kHi;
+  constexpr long long kLo = kBits == 8 ? IntRange<T>::kLo : (IntRange<T>::kLo < 0 ? -(1LL << (kBits - 1)) : 0);
+  constexpr long long kHi = kBits == 8 ? IntRange<T>::kHi : (kLo < 0 ? (1LL << (kBits - 1)) - 1 : (1LL << kBits) - 1);
+  if (r < kLo) r = kLo;
+  if (r > kHi) r = kHi;
   return static_cast<T>(r);
 }
 

@@ -11,7 +11,12 @@
 //                          default-constructible and stateless
 //                     Out  output storage type; In... input storage types (1..8 of them);
 //                          any of float, double, __half, __nv_bfloat16, __nv_fp8_e4m3,
-//                          __nv_fp8_e5m2, signed char, unsigned char, int, long long, bool
+//                          __nv_fp8_e5m2, signed char, unsigned char, int, long long, bool,
+//                          and the packed 4-bit int4x2 / uint4x2 (two elements per byte, element
+//                          2i in the low nibble, as ONNX stores int4). Fn takes and returns a
+//                          4-bit value as signed / unsigned char; the driver unpacks inputs and
+//                          packs outputs (one thread writes both nibbles of a byte). Packed
+//                          types always take the strided path.
 //   parameters:       PointwiseParams (pointwise/params.cuh) by value
 //   block shape:      1-D, kPointwiseBlock (256) threads; any grid (grid-stride loops)
 //   shared memory:    none
@@ -33,7 +38,47 @@
 
 namespace rtx::kernels {
 
+/// Packed 4-bit integers (see the contract): only the pointwise driver reads and writes them.
+struct int4x2 {
+  unsigned char bits;
+};
+struct uint4x2 {
+  unsigned char bits;
+};
+
 namespace pointwise_detail {
+
+template <class T>
+struct Element {  // what Fn takes for a T stored in memory
+  using type = T;
+  static constexpr bool kPacked = false;
+};
+template <>
+struct Element<int4x2> {
+  using type = signed char;
+  static constexpr bool kPacked = true;
+};
+template <>
+struct Element<uint4x2> {
+  using type = unsigned char;
+  static constexpr bool kPacked = true;
+};
+
+/// Element `off` of an input stored as T (a nibble of byte off / 2 for packed types).
+template <class T, class I>
+RTX_DEVICE inline typename Element<T>::type read_element(const void* base, I off) {
+  if constexpr (Element<T>::kPacked) {
+    const unsigned char byte = static_cast<const unsigned char*>(base)[off >> 1];
+    const int nibble = (off & 1) ? (byte >> 4) : (byte & 15);
+    if constexpr (kSame<T, int4x2>) {
+      return static_cast<signed char>(nibble >= 8 ? nibble - 16 : nibble);  // sign-extended
+    } else {
+      return static_cast<unsigned char>(nibble);
+    }
+  } else {
+    return static_cast<const T*>(base)[off];
+  }
+}
 
 // Our own index sequence: <cuda/std/utility> would add about 50 KB of device symbols
 // (numeric_limits members) to every image that includes this header.
@@ -117,7 +162,7 @@ RTX_DEVICE inline void vector_path(const PointwiseParams& p, IndexSeq<K...>) {
   // Scalar tail: the last n % kVec elements.
   const RTX_STD::int64_t tail = vectors * kVec + first;
   if (tail < p.n) {
-    out[tail] = fn(static_cast<const In*>(p.in[K])[vector_path_index<static_cast<int>(K)>(p, tail)]...);
+    out[tail] = fn(read_element<In>(p.in[K], vector_path_index<static_cast<int>(K)>(p, tail))...);
   }
 }
 
@@ -138,13 +183,29 @@ template <class I, class Fn, class Out, class... In, int... K>
 RTX_DEVICE inline void strided_path(const PointwiseParams& p, IndexSeq<K...>) {
   constexpr int kIn = static_cast<int>(sizeof...(In));
   const Fn fn{};
-  Out* out = static_cast<Out*>(p.out);
   const I n = static_cast<I>(p.n);
   const I stride = static_cast<I>(gridDim.x) * static_cast<I>(blockDim.x);
-  for (I i = static_cast<I>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) {
-    I off[kIn];
-    offsets_of<I>(p, i, kIn, off);
-    out[i] = fn(static_cast<const In*>(p.in[K])[off[K]]...);
+  const I first = static_cast<I>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if constexpr (Element<Out>::kPacked) {
+    // One thread per output byte: both nibbles, so no two threads write one byte.
+    unsigned char* out = static_cast<unsigned char*>(p.out);
+    for (I b = first; b < (n + 1) / 2; b += stride) {
+      unsigned char byte = 0;
+      for (int h = 0; h < 2 && 2 * b + h < n; ++h) {
+        I off[kIn];
+        offsets_of<I>(p, 2 * b + h, kIn, off);
+        const auto v = fn(read_element<In>(p.in[K], off[K])...);
+        byte = static_cast<unsigned char>(byte | ((static_cast<unsigned>(v) & 15u) << (4 * h)));
+      }
+      out[b] = byte;
+    }
+  } else {
+    Out* out = static_cast<Out*>(p.out);
+    for (I i = first; i < n; i += stride) {
+      I off[kIn];
+      offsets_of<I>(p, i, kIn, off);
+      out[i] = fn(read_element<In>(p.in[K], off[K])...);
+    }
   }
 }
 
@@ -156,9 +217,15 @@ __global__ void __launch_bounds__(kPointwiseBlock) pointwise(PointwiseParams p) 
   static_assert(sizeof...(In) >= 1 && sizeof...(In) <= kMaxPointwiseInputs,
                 "rtx: pointwise takes 1 to kMaxPointwiseInputs inputs");
   using Seq = typename pointwise_detail::MakeIndexSeq<static_cast<int>(sizeof...(In))>::type;
-  if (p.vectorized) {
-    pointwise_detail::vector_path<Fn, Out, In...>(p, Seq{});
-  } else if (p.n <= 0x7fffffff) {
+  constexpr bool kAnyPacked =
+      pointwise_detail::Element<Out>::kPacked || (pointwise_detail::Element<In>::kPacked || ...);
+  if constexpr (!kAnyPacked) {
+    if (p.vectorized) {
+      pointwise_detail::vector_path<Fn, Out, In...>(p, Seq{});
+      return;
+    }
+  }
+  if (p.n <= 0x7fffffff) {
     // 32-bit index arithmetic (a third of the cost of 64-bit division) whenever it fits.
     pointwise_detail::strided_path<unsigned, Fn, Out, In...>(p, Seq{});
   } else {

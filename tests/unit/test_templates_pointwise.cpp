@@ -259,11 +259,10 @@ TEST_CASE("render: unsupported chains are errors rtx.jit.301 naming the problem"
     CHECK(r.error().id == "rtx.jit.301");
     CHECK(r.error().message.find("Softmax") != std::string::npos);
   }
-  SUBCASE("packed 4-bit input") {
+  SUBCASE("packed 4-bit input of an op other than Q/DQ") {
     ir::Graph g;
     const auto x = g.add_input("x", DataType::kINT4, {8});
-    const auto s = g.add_constant(HostTensor::scalar(DataType::kF32, 0.5));
-    const auto n = g.add_node(OpKind::kDequantizeLinear, "dq", {x, s});
+    const auto n = g.add_node(OpKind::kIdentity, "id", {x});
     g.infer_shapes();
     const std::vector<ir::NodeId> nodes{n};
     auto r = render_pointwise(g, nodes, out_of(g, n));
@@ -271,13 +270,13 @@ TEST_CASE("render: unsupported chains are errors rtx.jit.301 naming the problem"
     CHECK(r.error().id == "rtx.jit.301");
     CHECK(r.error().message.find("4-bit") != std::string::npos);
   }
-  SUBCASE("block-wise dequantization") {
+  SUBCASE("a block-wise scale that does not have ceil(D / block) blocks") {
     ir::Graph g;
     const auto x = g.add_input("x", DataType::kINT8, {2, 8});
-    const auto s = g.add_input("s", DataType::kF32, {2, 2});
+    const auto s = g.add_input("s", DataType::kF32, {2, 3});
     const auto n = g.add_node(OpKind::kDequantizeLinear, "dq", {x, s}, 1,
                               {{"axis", int64_t{1}}, {"block_size", int64_t{4}}});
-    g.infer_shapes();
+    g.value(g.node(n).outputs[0]).info = {DataType::kF32, {2, 8}};
     const std::vector<ir::NodeId> nodes{n};
     auto r = render_pointwise(g, nodes, out_of(g, n));
     REQUIRE(!r);
@@ -468,6 +467,26 @@ TEST_CASE("make_params: broadcasting strides, merged dims and errors") {
   }
 }
 
+TEST_CASE("4-bit Q/DQ: packed types in the name expression, nibbles in the functor, strided path only") {
+  const auto dq = plan1(OpKind::kDequantizeLinear, {info(DataType::kINT4, {8}), info(DataType::kF32, {})});
+  CHECK(dq.name_expression().find(", float, rtx::kernels::int4x2, float>") != std::string::npos);
+  CHECK(dq.functor_source.find("operator()(signed char x0, float x1)") != std::string::npos);
+  const auto q = plan1(OpKind::kQuantizeLinear,
+                       {info(DataType::kF32, {8}), info(DataType::kF32, {}), info(DataType::kUINT4, {})});
+  CHECK(q.name_expression().find(", rtx::kernels::uint4x2, float, float, rtx::kernels::uint4x2>") != std::string::npos);
+  CHECK(q.functor_source.find("quantize_int<unsigned char, 4>") != std::string::npos);
+  // Aligned, contiguous and same-shaped: the vector path for anything else, never for nibbles.
+  alignas(16) static uint8_t buffers[3][64];
+  PointwiseArgs a;
+  a.out_shape = {64};
+  a.in_shapes = {{64}, {}, {}};
+  a.out = buffers[0];
+  a.in = {buffers[1], buffers[2], buffers[2]};
+  const auto p = make_params(q, a);
+  REQUIRE(p.has_value());
+  CHECK(p->vectorized == 0);
+}
+
 TEST_CASE("launch_config: grid-stride cap") {
   const auto spec = plan1(OpKind::kAbs, {info(DataType::kF32)});
   rtx::kernels::PointwiseParams p{};
@@ -574,6 +593,12 @@ std::vector<PointwiseSpec> all_specs() {
   specs.push_back(plan1(OpKind::kCast, {f64}, {{"to", int64_t{19}}}));
   specs.push_back(plan1(OpKind::kCast, {i64}, {{"to", int64_t{16}}}));
   specs.push_back(plan1(OpKind::kCast, {info(DataType::kFP8E4M3)}, {{"to", int64_t{3}}}));
+  // Packed 4-bit Q/DQ (the last four: the representative set takes them too).
+  const auto i4 = info(DataType::kINT4), u4 = info(DataType::kUINT4);
+  specs.push_back(plan1(OpKind::kDequantizeLinear, {i4, scalar(DataType::kF32), scalar(DataType::kINT4)}));
+  specs.push_back(plan1(OpKind::kDequantizeLinear, {u4, scalar(DataType::kF16)}));
+  specs.push_back(plan1(OpKind::kQuantizeLinear, {f32, scalar(DataType::kF32), scalar(DataType::kINT4)}));
+  specs.push_back(plan1(OpKind::kQuantizeLinear, {f16, scalar(DataType::kF16), scalar(DataType::kUINT4)}));
   return specs;
 }
 
@@ -588,6 +613,7 @@ TEST_CASE("NVRTC: a representative set for every default target, every op for sm
   for (size_t i : {0, 3, 17, 18, 22, 23, 27, 28, 29, 35, 38, 41, 45, 51, 53, 54, 57, 58, 62, 63,
                    68, 70, 72, 86})
     representative.push_back(specs.at(i));
+  for (size_t i = specs.size() - 4; i < specs.size(); ++i) representative.push_back(specs[i]);
   const auto images =
       rtx::test::compile_and_check(pointwise_program(representative, "pointwise_representative"));
 
