@@ -426,6 +426,28 @@ TEST_CASE("fused chains against the unfused graph") {
     chains.push_back(std::move(c));
   }
   {
+    // Packed 4-bit in and out: int4 -> DQ -> Mul -> Q -> uint4, an odd count (the last byte has
+    // one nibble). Every value is exact in float, so the result is bit for bit.
+    Chain c;
+    const uint64_t s = fresh_seed();
+    auto& g = c.graph;
+    const auto q = g.add_input("q", DataType::kINT4, {3001});
+    const auto dq = g.add_node(OpKind::kDequantizeLinear, "dq",
+                               {q, g.add_constant(HostTensor::scalar(DataType::kF32, 0.25)),
+                                g.add_constant(HostTensor::scalar(DataType::kINT4, -2))});
+    const auto mul = g.add_node(OpKind::kMul, "mul",
+                                {g.node(dq).outputs[0], g.add_constant(HostTensor::scalar(DataType::kF32, 1.5))});
+    const auto qn = g.add_node(OpKind::kQuantizeLinear, "q",
+                               {g.node(mul).outputs[0], g.add_constant(HostTensor::scalar(DataType::kF32, 0.5)),
+                                g.add_constant(HostTensor::scalar(DataType::kUINT4, 7))});
+    c.nodes = {dq, mul, qn};
+    finish(c, qn);
+    c.inputs["q"] = random_values(DataType::kINT4, {3001}, -8, 8, s);
+    c.bound = 0;
+    c.what = "int4 DQ+Mul+Q uint4 seed " + std::to_string(s);
+    chains.push_back(std::move(c));
+  }
+  {
     // A comparison feeding Where with a Cast in between: the discontinuous paths.
     Chain c;
     const uint64_t s = fresh_seed();
