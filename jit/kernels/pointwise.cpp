@@ -615,7 +615,7 @@ void from_json(const nlohmann::json& j, PointwiseSpec& spec) {
   const auto dtype = [&](const nlohmann::json& v) {
     if (!v.is_string()) fail("dtype is not a string");
     const auto t = data_type_from_string(v.get<std::string>());
-    if (!t || cuda_type_name(*t).empty()) fail("unsupported dtype '" + v.dump() + "'");
+    if (!t || !is_supported_dtype(*t)) fail("unsupported dtype '" + v.dump() + "'");
     return *t;
   };
   PointwiseSpec s;

@@ -496,6 +496,28 @@ TEST_CASE("plan: a block-wise DequantizeLinear is a pointwise kernel step; a par
   }
 }
 
+TEST_CASE("plan: 4-bit Q/DQ are pointwise kernel steps that pass the checks made when an engine loads") {
+  ir::Graph g;
+  const auto x = g.add_input("x", DataType::kINT4, {ir::kDynamic, 7});
+  const auto dq = g.add_node(ir::OpKind::kDequantizeLinear, "dq",
+                             {x, g.add_constant(HostTensor::scalar(DataType::kF32, 0.5)),
+                              g.add_constant(HostTensor::scalar(DataType::kINT4, -1))});
+  const auto q = g.add_node(ir::OpKind::kQuantizeLinear, "q",
+                            {g.node(dq).outputs[0], g.add_constant(HostTensor::scalar(DataType::kF32, 0.25)),
+                             g.add_constant(HostTensor::scalar(DataType::kUINT4, 3))});
+  g.infer_shapes();
+  g.mark_output(g.node(q).outputs[0], "y");
+  builder::PlannerOptions o;
+  o.targets = {{80, false, false}};
+  const auto kp = builder::plan_kernels(g, o);
+  REQUIRE(kp.plan.steps.size() == 1);
+  const runtime::Step& step = kp.plan.steps[0];
+  CHECK(step.family == "pointwise");
+  const auto ok = runtime::check_kernel_step(kp.plan, step);  // reads the spec back from JSON
+  CHECK_MESSAGE(ok.has_value(), (ok ? "" : ok.error().to_string()));
+  CHECK(kp.kernels.at(0).name_expression.find("rtx::kernels::uint4x2, rtx::kernels::int4x2>") != std::string::npos);
+}
+
 TEST_CASE("launch preparation: qconv steps at several batches; malformed specs and operands are refused") {
   ir::Graph g = detail::graph_of(test::make_quantized_cnn<f16>());
   for (const ir::Pass& pass : builder::builder_pipeline()) pass.run(g, {});

@@ -475,6 +475,11 @@ TEST_CASE("4-bit Q/DQ: packed types in the name expression, nibbles in the funct
                        {info(DataType::kF32, {8}), info(DataType::kF32, {}), info(DataType::kUINT4, {})});
   CHECK(q.name_expression().find(", rtx::kernels::uint4x2, float, float, rtx::kernels::uint4x2>") != std::string::npos);
   CHECK(q.functor_source.find("quantize_int<unsigned char, 4>") != std::string::npos);
+  // The engine stores specs as JSON: 4-bit dtypes must read back (the runtime loads them).
+  for (const PointwiseSpec& s : {dq, q}) {
+    const nlohmann::json j = s;
+    CHECK(j.get<PointwiseSpec>() == s);
+  }
   // Aligned, contiguous and same-shaped: the vector path for anything else, never for nibbles.
   alignas(16) static uint8_t buffers[3][64];
   PointwiseArgs a;
@@ -509,7 +514,7 @@ TEST_CASE("spec JSON round trip and malformed JSON") {
   bad["functor_name"] = "evil; int x";
   CHECK_THROWS_WITH_AS(bad.get<PointwiseSpec>(), doctest::Contains("rtx.jit.303"), Exception);
   bad = j;
-  bad["inputs"] = nlohmann::json::array({"int4"});
+  bad["inputs"] = nlohmann::json::array({"fp4e2m1"});  // packed fp4: no pointwise kernel
   CHECK_THROWS_AS(bad.get<PointwiseSpec>(), Exception);
   bad = j;
   bad.erase("output");
