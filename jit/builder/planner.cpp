@@ -219,22 +219,6 @@ class Planner {
                        [&](const jit::Target& t) { return spec.supports(t); });
   }
 
-  static std::optional<k::GemmActivation> activation_of(const ir::Node& n) {
-    switch (n.op) {
-      case OpKind::kRelu: return k::GemmActivation::kRelu;
-      case OpKind::kSigmoid: return k::GemmActivation::kSigmoid;
-      case OpKind::kTanh: return k::GemmActivation::kTanh;
-      case OpKind::kSilu: return k::GemmActivation::kSilu;
-      case OpKind::kGelu: {
-        const std::string approx = n.attr_string("approximate", "none");
-        if (approx == "none") return k::GemmActivation::kGelu;
-        if (approx == "tanh") return k::GemmActivation::kGeluTanh;
-        return std::nullopt;
-      }
-      default: return std::nullopt;
-    }
-  }
-
   /// Same rank, and every dim equal (static) or dynamic on both sides; the runtime checks the
   /// concrete shapes again and falls back to the host when they differ.
   static bool same_shape(const ir::TensorInfo& a, const ir::TensorInfo& b) { return a.shape == b.shape; }
@@ -364,7 +348,7 @@ class Planner {
     }
     // activation
     if (auto c = sole_consumer(cur)) {
-      if (auto act = activation_of(g_.node(*c)); act && g_.node(*c).outputs.size() == 1) {
+      if (auto act = k::epilogue_activation(g_.node(*c)); act && g_.node(*c).outputs.size() == 1) {
         epi.activation = *act;
         gr.nodes.push_back(*c);
         cur = g_.node(*c).outputs[0];
@@ -430,7 +414,7 @@ class Planner {
     ValueId cur = node.outputs[0];
     std::optional<k::ConvSpec> spec;
     if (auto c = sole_consumer(cur)) {
-      if (auto act = activation_of(g_.node(*c)); act && g_.node(*c).outputs.size() == 1) {
+      if (auto act = k::epilogue_activation(g_.node(*c)); act && g_.node(*c).outputs.size() == 1) {
         opts.activation = *act;
         spec = k::plan_conv(node, infos, opts);
         if (spec && supports_all_targets(*spec)) {

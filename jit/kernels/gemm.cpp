@@ -71,6 +71,22 @@ std::optional<GemmActivation> activation_from_name(std::string_view name) {
   return std::nullopt;
 }
 
+std::optional<GemmActivation> epilogue_activation(const ir::Node& n) {
+  switch (n.op) {
+    case ir::OpKind::kRelu: return GemmActivation::kRelu;
+    case ir::OpKind::kSigmoid: return GemmActivation::kSigmoid;
+    case ir::OpKind::kTanh: return GemmActivation::kTanh;
+    case ir::OpKind::kSilu: return GemmActivation::kSilu;
+    case ir::OpKind::kGelu: {
+      const std::string approx = n.attr_string("approximate", "none");
+      if (approx == "none") return GemmActivation::kGelu;
+      if (approx == "tanh") return GemmActivation::kGeluTanh;
+      return std::nullopt;
+    }
+    default: return std::nullopt;
+  }
+}
+
 float activation_floor(GemmActivation a) {
   return a == GemmActivation::kRelu ? 0.0f : -std::numeric_limits<float>::infinity();
 }

@@ -67,6 +67,9 @@ constexpr GemmActivation kernel_activation(GemmActivation a) {
 const char* activation_name(GemmActivation a);
 /// The spec activation named `name` (kNone .. kTanh; kFloor is never a spec's), or nullopt.
 std::optional<GemmActivation> activation_from_name(std::string_view name);
+/// The epilogue activation that node `n` (Relu, Sigmoid, Tanh, Silu, Gelu of either form) fuses
+/// as, for the GEMM, qgemm and qconv families; nullopt for any other node.
+std::optional<GemmActivation> epilogue_activation(const ir::Node& n);
 /// GemmParams::activation_floor for `a`: 0 for ReLU, -inf otherwise (read only by kFloor).
 float activation_floor(GemmActivation a);
 

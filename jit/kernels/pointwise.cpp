@@ -714,7 +714,8 @@ Expected<void> apply_views(PointwiseArgs& args, std::span<const InputView> views
     split = mine;
   }
   if (!split) return {};
-  const auto [axis, block] = *split;
+  const size_t axis = split->first;  // (no structured binding: lambdas below capture these)
+  const int64_t block = split->second;
   const int64_t extent = args.out_shape[axis];
   if (extent % block != 0)
     return bad_args("the quantized axis has " + std::to_string(extent) + " elements, not a multiple of the block size " +

@@ -48,22 +48,6 @@ ConvSpec geometry_spec(const QConvSpec& s) {
   return c;
 }
 
-std::optional<GemmActivation> activation_of(const ir::Node& n) {
-  switch (n.op) {
-    case ir::OpKind::kRelu: return GemmActivation::kRelu;
-    case ir::OpKind::kSigmoid: return GemmActivation::kSigmoid;
-    case ir::OpKind::kTanh: return GemmActivation::kTanh;
-    case ir::OpKind::kSilu: return GemmActivation::kSilu;
-    case ir::OpKind::kGelu: {
-      const std::string approx = n.attr_string("approximate", "none");
-      if (approx == "none") return GemmActivation::kGelu;
-      if (approx == "tanh") return GemmActivation::kGeluTanh;
-      return std::nullopt;
-    }
-    default: return std::nullopt;
-  }
-}
-
 }  // namespace
 
 // ---- QConvSpec -----------------------------------------------------------------------------------
@@ -313,7 +297,7 @@ std::optional<QConvSpec> plan_qconv(const ir::Graph& graph, const ir::QuantConvG
   spec.output = group.output_type;
   spec.per_channel = group.per_channel;
   if (group.activation >= 0) {
-    const auto act = activation_of(graph.node(group.activation));
+    const auto act = epilogue_activation(graph.node(group.activation));
     if (!act) return std::nullopt;
     spec.activation = *act;
   }

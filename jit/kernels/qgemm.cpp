@@ -762,26 +762,6 @@ std::optional<QGemmSpec> choose_qgemm_spec(QGemmSpec base, const QGemmProblem& q
   return std::nullopt;
 }
 
-namespace {
-
-std::optional<GemmActivation> activation_of(const ir::Node& n) {
-  switch (n.op) {
-    case ir::OpKind::kRelu: return GemmActivation::kRelu;
-    case ir::OpKind::kSigmoid: return GemmActivation::kSigmoid;
-    case ir::OpKind::kTanh: return GemmActivation::kTanh;
-    case ir::OpKind::kSilu: return GemmActivation::kSilu;
-    case ir::OpKind::kGelu: {
-      const std::string approx = n.attr_string("approximate", "none");
-      if (approx == "none") return GemmActivation::kGelu;
-      if (approx == "tanh") return GemmActivation::kGeluTanh;
-      return std::nullopt;
-    }
-    default: return std::nullopt;
-  }
-}
-
-}  // namespace
-
 std::optional<QGemmSpec> plan_qgemm(const ir::Graph& graph, const ir::QuantGemmGroup& group,
                                     const QGemmPlanOptions& options) {
   QGemmSpec spec;
@@ -798,7 +778,7 @@ std::optional<QGemmSpec> plan_qgemm(const ir::Graph& graph, const ir::QuantGemmG
   }
   spec.b_zero = group.b_zero != ir::kNoValue;
   if (group.activation >= 0) {
-    const auto act = activation_of(graph.node(group.activation));
+    const auto act = epilogue_activation(graph.node(group.activation));
     if (!act) return std::nullopt;
     spec.epilogue.activation = *act;
   }
