@@ -181,6 +181,27 @@ std::optional<OutputQ> match_output_q(const Index& ix, ValueId cur, DataType sca
   return r;
 }
 
+/// The trailing [activation] [QuantizeLinear] after value `cur` of a GEMM or Conv pattern `m`:
+/// fills its activation and output-Q fields, appends the matched nodes to `tail` and returns the
+/// pattern's last value.
+template <class Group>
+ValueId match_tail(const Index& ix, ValueId cur, Group& m, std::vector<NodeId>& tail, bool allow_fp8) {
+  if (auto act = match_activation(ix, cur, m.mid_type)) {
+    m.activation = *act;
+    tail.push_back(*act);
+    cur = ix.graph().node(*act).outputs[0];
+  }
+  if (auto q = match_output_q(ix, cur, m.scale_type, allow_fp8)) {
+    m.y_q = q->node;
+    m.y_scale = q->scale;
+    m.y_zero = q->zero;
+    if constexpr (requires { m.saturate; }) m.saturate = q->saturate;
+    tail.push_back(q->node);
+    cur = q->output;
+  }
+  return cur;
+}
+
 /// The pattern at `anchor`. With `allow_shared`, the operand-path nodes (DQs and the weight's
 /// Transpose) may have other readers: the pass duplicates them before matching strictly.
 std::optional<QuantGemmGroup> match(const Index& ix, NodeId anchor_id, bool allow_shared) {
@@ -359,20 +380,8 @@ std::optional<QuantGemmGroup> match(const Index& ix, NodeId anchor_id, bool allo
       }
     }
   }
-  if (auto act = match_activation(ix, cur, m.mid_type)) {
-    m.activation = *act;
-    tail.push_back(*act);
-    cur = g.node(*act).outputs[0];
-  }
-  if (auto q = match_output_q(ix, cur, m.scale_type, true)) {
-    m.y_q = q->node;
-    m.y_scale = q->scale;
-    m.y_zero = q->zero;
-    m.saturate = q->saturate;
-    tail.push_back(q->node);
-    cur = q->output;
-  }
-  m.output = cur;
+  m.output = match_tail(ix, cur, m, tail, true);
+  cur = m.output;
   m.output_type = info(cur).dtype;
 
   m.nodes = a_path;
@@ -444,19 +453,8 @@ std::optional<QuantConvGroup> match_conv(const Index& ix, NodeId anchor_id, bool
   // ---- trailing nodes: [activation] [Q to int8/uint8] -----------------------------------------
   std::vector<NodeId> tail;
   ValueId cur = anchor.outputs[0];
-  if (auto act = match_activation(ix, cur, m.mid_type)) {
-    m.activation = *act;
-    tail.push_back(*act);
-    cur = g.node(*act).outputs[0];
-  }
-  if (auto q = match_output_q(ix, cur, m.scale_type, false)) {
-    m.y_q = q->node;
-    m.y_scale = q->scale;
-    m.y_zero = q->zero;
-    tail.push_back(q->node);
-    cur = q->output;
-  }
-  m.output = cur;
+  m.output = match_tail(ix, cur, m, tail, false);
+  cur = m.output;
   m.output_type = info(cur).dtype;
   m.nodes = {xdq, wdq, anchor_id};
   m.nodes.insert(m.nodes.end(), tail.begin(), tail.end());
