@@ -83,7 +83,8 @@ void inflate_image_chunks(std::span<const uint8_t> stored, uint64_t raw_size, co
 
 std::vector<uint8_t> inflate_image(std::span<const uint8_t> stored, uint64_t raw_size, const std::string& where) {
   std::vector<uint8_t> out;
-  out.reserve(static_cast<size_t>(raw_size));
+  // Reserve only a size deflate can give (inflate_image_chunks refuses the others first).
+  if (raw_size / 1032 <= stored.size()) out.reserve(static_cast<size_t>(raw_size));
   inflate_image_chunks(stored, raw_size, where,
                        [&](std::span<const uint8_t> c) { out.insert(out.end(), c.begin(), c.end()); });
   return out;

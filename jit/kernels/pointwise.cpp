@@ -46,22 +46,20 @@ bool is_supported_dtype(DataType t) {
   return !cuda_type_name(t).empty() || is_packed4(t);
 }
 
-/// The type arithmetic on `t` happens in (common/convert.cuh's Compute<T>).
-std::string compute_type(DataType t) {
-  if (is_narrow_float(t) || t == DataType::kF32) return "float";
-  if (t == DataType::kINT4) return "signed char";
-  if (t == DataType::kUINT4) return "unsigned char";
-  return std::string(cuda_type_name(t));
-}
-bool computes_in_double(DataType t) {
-  return t == DataType::kF64;
-}
-
 /// The C++ type of a `t` value in a functor: 4-bit values travel unpacked in a char.
 std::string storage(DataType t) {
   if (t == DataType::kINT4) return "signed char";
   if (t == DataType::kUINT4) return "unsigned char";
   return std::string(cuda_type_name(t));
+}
+
+/// The type arithmetic on `t` happens in (common/convert.cuh's Compute<T>).
+std::string compute_type(DataType t) {
+  if (is_narrow_float(t) || t == DataType::kF32) return "float";
+  return storage(t);
+}
+bool computes_in_double(DataType t) {
+  return t == DataType::kF64;
 }
 /// The type the driver reads or writes in memory (pointwise/pointwise.cuh): packed for 4-bit.
 std::string memory_type(DataType t) {
@@ -722,6 +720,9 @@ Expected<void> apply_views(PointwiseArgs& args, std::span<const InputView> views
                     std::to_string(block) + " (a partial last block runs on the host)");
   const int64_t blocks = extent / block;
   const auto split_shape = [&](std::vector<int64_t> s, bool blockwise) -> Expected<std::vector<int64_t>> {
+    if (s.size() > rank)
+      return bad_args("shape " + shape_to_string(s) + " has a higher rank than the output " +
+                      shape_to_string(args.out_shape));
     s.insert(s.begin(), rank - s.size(), 1);  // right-aligned, as numpy broadcasts
     int64_t outer = 0, inner = 0;
     if (blockwise && s[axis] == blocks) {

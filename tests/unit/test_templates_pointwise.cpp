@@ -135,6 +135,14 @@ TEST_CASE("render: a block-wise DequantizeLinear views its parameters block by b
   REQUIRE_FALSE(refused.has_value());
   CHECK(refused.error().id == "rtx.jit.302");
 
+  // An input of higher rank than the output (a malformed plan) is an error, not a crash.
+  PointwiseArgs taller;
+  taller.out_shape = {2, 6, 3};
+  taller.in_shapes = {{1, 2, 6, 3}, {2, 3, 3}, {2, 3, 3}};
+  const auto refused_rank = apply_views(taller, r->views);
+  REQUIRE_FALSE(refused_rank.has_value());
+  CHECK(refused_rank.error().id == "rtx.jit.302");
+
   // Parameters whose blocked extent does not match ceil(D / block) are not viewed: the node is
   // not rendered (it runs on the host).
   ir::Graph bad;
