@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "gpu_harness.hpp"
+#include "gemm_family_util.hpp"
 #include "ir/graph.hpp"
 #include "ir/op_registry.hpp"
 #include "jit/kernels/conv.hpp"
@@ -28,65 +29,8 @@ using namespace rtx::test::gpu;
 
 namespace {
 
-int device_sm() {
-  static const int sm = [] {
-    auto info = device_info(0);
-    REQUIRE(info);
-    return info->sm();
-  }();
-  return sm;
-}
-
-/// Compiled kernels by name expression, compiled in parallel batches.
-class Kernels {
- public:
-  void prepare(const std::vector<ConvSpec>& specs) {
-    std::vector<ConvSpec> todo;
-    for (const auto& s : specs) {
-      if (!entries_.count(s.name_expression()) &&
-          std::none_of(todo.begin(), todo.end(), [&](const ConvSpec& t) {
-            return t.name_expression() == s.name_expression();
-          }))
-        todo.push_back(s);
-    }
-    std::vector<std::optional<Expected<std::vector<CompiledImage>>>> results(todo.size());
-    const Target t{device_sm(), false, false};
-    ThreadPool pool;
-    pool.parallel_for(todo.size(), [&](size_t i) {
-      CompileOptions options;
-      options.cache = &cache_;
-      options.isolation = Isolation::kSubprocess;
-      results[i].emplace(compile(todo[i].program(), std::span<const Target>(&t, 1), options));
-    });
-    for (size_t i = 0; i < todo.size(); ++i) {
-      auto& r = *results[i];
-      REQUIRE_MESSAGE(r, todo[i].describe() << ": " << (r ? std::string() : r.error().to_string()));
-      auto module = Module::load((*r)[0]);
-      REQUIRE_MESSAGE(module, (module ? std::string() : module.error().to_string()));
-      const std::string* lowered = (*r)[0].lowered_name(todo[i].name_expression());
-      REQUIRE(lowered != nullptr);
-      auto kernel = module->kernel(*lowered);
-      REQUIRE(kernel);
-      entries_.emplace(todo[i].name_expression(),
-                       std::make_unique<Entry>(Entry{std::move(*module), *kernel}));
-    }
-  }
-  const Kernel& get(const ConvSpec& spec) {
-    if (!entries_.count(spec.name_expression())) prepare({spec});
-    return entries_.at(spec.name_expression())->kernel;
-  }
-
- private:
-  struct Entry {
-    Module module;
-    Kernel kernel;
-  };
-  KernelCache cache_{std::filesystem::path{}};
-  std::map<std::string, std::unique_ptr<Entry>> entries_;
-};
-
-Kernels& kernel_set() {
-  static Kernels k;
+SpecKernels<ConvSpec>& kernel_set() {
+  static SpecKernels<ConvSpec> k;
   return k;
 }
 

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "gpu_harness.hpp"
+#include "gemm_family_util.hpp"
 #include "ir/graph.hpp"
 #include "ir/op_registry.hpp"
 #include "jit/kernels/gemm.hpp"
@@ -31,73 +32,13 @@ using namespace rtx::test::gpu;
 
 namespace {
 
-int device_sm() {
-  static const int sm = [] {
-    auto info = device_info(0);
-    REQUIRE(info);
-    return info->sm();
-  }();
-  return sm;
-}
-
 Target target_for(const GemmSpec& spec) {
   if (spec.algorithm == GemmAlgorithm::kWgmma) return Target{90, true, false};
   return Target{device_sm(), false, false};
 }
 
-/// Compiled kernels by name expression; compiles a batch of specs in parallel (NVRTC runs in
-/// worker processes), loads each module once.
-class Kernels {
- public:
-  void prepare(const std::vector<GemmSpec>& specs) {
-    std::vector<GemmSpec> todo;
-    for (const auto& s : specs) {
-      if (!entries_.count(s.name_expression()) &&
-          std::none_of(todo.begin(), todo.end(), [&](const GemmSpec& t) { return t == s; }))
-        todo.push_back(s);
-    }
-    std::vector<std::optional<Expected<std::vector<CompiledImage>>>> results(todo.size());
-    ThreadPool pool;
-    pool.parallel_for(todo.size(), [&](size_t i) {
-      const Target t = target_for(todo[i]);
-      CompileOptions options;
-      options.cache = &cache_;
-      options.isolation = Isolation::kSubprocess;
-      results[i].emplace(compile(todo[i].program(), std::span<const Target>(&t, 1), options));
-    });
-    for (size_t i = 0; i < todo.size(); ++i) {
-      auto& r = *results[i];
-      REQUIRE_MESSAGE(r, todo[i].describe() << ": " << (r ? std::string() : r.error().to_string()));
-      auto module = Module::load((*r)[0]);
-      REQUIRE_MESSAGE(module, (module ? std::string() : module.error().to_string()));
-      const std::string* lowered = (*r)[0].lowered_name(todo[i].name_expression());
-      REQUIRE(lowered != nullptr);
-      auto kernel = module->kernel(*lowered);
-      REQUIRE_MESSAGE(kernel, (kernel ? std::string() : kernel.error().to_string()));
-      auto entry = std::make_unique<Entry>(Entry{std::move(*module), *kernel});
-      entries_.emplace(todo[i].name_expression(), std::move(entry));
-    }
-  }
-  const Kernel& get(const GemmSpec& spec) {
-    auto it = entries_.find(spec.name_expression());
-    if (it == entries_.end()) {
-      prepare({spec});
-      it = entries_.find(spec.name_expression());
-    }
-    return it->second->kernel;
-  }
-
- private:
-  struct Entry {
-    Module module;
-    Kernel kernel;
-  };
-  KernelCache cache_{std::filesystem::path{}};
-  std::map<std::string, std::unique_ptr<Entry>> entries_;
-};
-
-Kernels& kernel_set() {
-  static Kernels k;
+SpecKernels<GemmSpec>& kernel_set() {
+  static SpecKernels<GemmSpec> k(target_for);
   return k;
 }
 

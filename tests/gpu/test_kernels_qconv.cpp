@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "gpu_harness.hpp"
+#include "gemm_family_util.hpp"
 #include "ir/graph.hpp"
 #include "ir/quant_passes.hpp"
 #include "ir/reference.hpp"
@@ -38,99 +39,9 @@ using rtx::ir::TensorMap;
 
 namespace {
 
-int device_sm() {
-  static const int sm = [] {
-    auto info = device_info(0);
-    REQUIRE(info);
-    return info->sm();
-  }();
-  return sm;
-}
-
-int device_sms() {
-  static const int n = [] {
-    auto info = device_info(0);
-    REQUIRE(info);
-    return info->multiprocessors;
-  }();
-  return n;
-}
-
-/// Compiled kernels by name expression; a batch of specs compiles in parallel.
-class Kernels {
- public:
-  void prepare(const std::vector<QConvSpec>& specs) {
-    std::vector<QConvSpec> todo;
-    for (const auto& s : specs)
-      if (!entries_.count(s.name_expression()) &&
-          std::none_of(todo.begin(), todo.end(), [&](const QConvSpec& t) { return t.name_expression() == s.name_expression(); }))
-        todo.push_back(s);
-    std::vector<std::optional<Expected<std::vector<CompiledImage>>>> results(todo.size());
-    const Target target{device_sm(), false, false};
-    ThreadPool pool;
-    pool.parallel_for(todo.size(), [&](size_t i) {
-      CompileOptions options;
-      options.cache = &cache_;
-      options.isolation = Isolation::kSubprocess;
-      results[i].emplace(compile(todo[i].program(), std::span<const Target>(&target, 1), options));
-    });
-    for (size_t i = 0; i < todo.size(); ++i) {
-      auto& r = *results[i];
-      REQUIRE_MESSAGE(r, todo[i].describe() << ": " << (r ? std::string() : r.error().to_string()));
-      auto module = Module::load((*r)[0]);
-      REQUIRE_MESSAGE(module, (module ? std::string() : module.error().to_string()));
-      const std::string* lowered = (*r)[0].lowered_name(todo[i].name_expression());
-      REQUIRE(lowered != nullptr);
-      auto kernel = module->kernel(*lowered);
-      REQUIRE_MESSAGE(kernel, (kernel ? std::string() : kernel.error().to_string()));
-      entries_.emplace(todo[i].name_expression(), std::make_unique<Entry>(Entry{std::move(*module), *kernel}));
-    }
-  }
-  const Kernel& get(const QConvSpec& spec) {
-    if (!entries_.count(spec.name_expression())) prepare({spec});
-    return entries_.at(spec.name_expression())->kernel;
-  }
-
- private:
-  struct Entry {
-    Module module;
-    Kernel kernel;
-  };
-  KernelCache cache_{std::filesystem::path{}};
-  std::map<std::string, std::unique_ptr<Entry>> entries_;
-};
-
-Kernels& kernel_set() {
-  static Kernels k;
+SpecKernels<QConvSpec>& kernel_set() {
+  static SpecKernels<QConvSpec> k;
   return k;
-}
-
-std::mt19937_64& rng() {
-  static std::mt19937_64 r(std::random_device{}());
-  return r;
-}
-
-HostTensor random_ints(DataType dtype, std::vector<int64_t> shape, int lo, int hi) {
-  std::uniform_int_distribution<int> u(lo, hi);
-  std::vector<double> v(static_cast<size_t>(element_count(shape)));
-  for (auto& x : v) x = u(rng());
-  return HostTensor::from_doubles(dtype, std::move(shape), v);
-}
-
-HostTensor random_reals(DataType dtype, std::vector<int64_t> shape, double lo, double hi) {
-  std::uniform_real_distribution<double> u(lo, hi);
-  std::vector<double> v(static_cast<size_t>(element_count(shape)));
-  for (auto& x : v) x = u(rng());
-  return HostTensor::from_doubles(dtype, std::move(shape), v);
-}
-
-/// Powers of two 2^[lo, hi] (exact products) or uniform in [2^lo, 2^hi].
-HostTensor scales(DataType dtype, std::vector<int64_t> shape, int lo, int hi, bool pow2) {
-  if (!pow2) return random_reals(dtype, std::move(shape), std::ldexp(1.0, lo), std::ldexp(1.0, hi));
-  std::uniform_int_distribution<int> u(lo, hi);
-  std::vector<double> v(static_cast<size_t>(element_count(shape)));
-  for (auto& x : v) x = std::ldexp(1.0, u(rng()));
-  return HostTensor::from_doubles(dtype, std::move(shape), v);
 }
 
 using Attrs = std::map<std::string, ir::AttrValue, std::less<>>;
@@ -198,31 +109,16 @@ Built build(const Layer& l) {
   return r;
 }
 
-HostTensor operand(const ir::Graph& g, ir::ValueId v, const TensorMap& inputs) {
-  if (const HostTensor* c = g.constant_data(v)) return *c;
-  const auto it = inputs.find(g.value(v).name);
-  REQUIRE_MESSAGE(it != inputs.end(), "no value for " << g.value(v).name);
-  return it->second;
-}
-
 /// Runs the group's kernel `spec` on the device; the output's shape is `out_shape`.
 HostTensor run_group(const ir::Graph& g, const ir::QuantConvGroup& grp, const QConvSpec& spec, const TensorMap& inputs,
                      const std::vector<int64_t>& out_shape) {
-  std::map<std::string, DeviceBuffer> dev;
-  std::map<std::string, HostTensor> host;
-  for (const auto& [role, v] : grp.operands()) {
-    if (role == "y") continue;
-    host[role] = operand(g, v, inputs);
-    dev.emplace(role, DeviceBuffer(host[role]));
-  }
+  const GroupOperands ops(g, grp.operands(), inputs, "y");
+  const auto& host = ops.host;
   const ConvProblem problem = conv_problem(g.node(grp.anchor), host.at("x").shape(), host.at("w").shape());
   HostTensor out(spec.output, out_shape);
   DeviceBuffer d(std::max<size_t>(out.byte_size(), 16));
   d.poison();
-  const auto ptr = [&](const char* role) -> const void* {
-    const auto it = dev.find(role);
-    return it == dev.end() ? nullptr : it->second.get();
-  };
+  const auto ptr = [&](const char* role) { return ops.ptr(role); };
   const QConvBuffers buf{ptr("x"), ptr("w"), d.get(), ptr("x_scale"), ptr("w_scale"), ptr("bias"), ptr("y_scale"), ptr("y_zero")};
   auto ok = run(spec, kernel_set().get(spec), problem, buf, host.at("w_scale").element_count(), nullptr);
   REQUIRE_MESSAGE(ok, (ok ? std::string() : ok.error().to_string()));

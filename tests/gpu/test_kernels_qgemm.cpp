@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "gpu_harness.hpp"
+#include "gemm_family_util.hpp"
 #include "ir/graph.hpp"
 #include "ir/op_registry.hpp"
 #include "ir/quant_passes.hpp"
@@ -42,110 +43,14 @@ using rtx::ir::TensorMap;
 
 namespace {
 
-int device_sm() {
-  static const int sm = [] {
-    auto info = device_info(0);
-    REQUIRE(info);
-    return info->sm();
-  }();
-  return sm;
-}
-
-int device_sms() {
-  static const int n = [] {
-    auto info = device_info(0);
-    REQUIRE(info);
-    return info->multiprocessors;
-  }();
-  return n;
-}
-
 Target target_for(const QGemmSpec& spec) {
   if (spec.algorithm == QGemmAlgorithm::kWgmma) return Target{90, true, false};
   return Target{device_sm(), false, false};
 }
 
-/// Compiled kernels by name expression; a batch of specs compiles in parallel.
-class Kernels {
- public:
-  void prepare(const std::vector<QGemmSpec>& specs) {
-    std::vector<QGemmSpec> todo;
-    for (const auto& s : specs)
-      if (!entries_.count(s.name_expression()) &&
-          std::none_of(todo.begin(), todo.end(), [&](const QGemmSpec& t) { return t.name_expression() == s.name_expression(); }))
-        todo.push_back(s);
-    std::vector<std::optional<Expected<std::vector<CompiledImage>>>> results(todo.size());
-    ThreadPool pool;
-    pool.parallel_for(todo.size(), [&](size_t i) {
-      const Target t = target_for(todo[i]);
-      CompileOptions options;
-      options.cache = &cache_;
-      options.isolation = Isolation::kSubprocess;
-      results[i].emplace(compile(todo[i].program(), std::span<const Target>(&t, 1), options));
-    });
-    for (size_t i = 0; i < todo.size(); ++i) {
-      auto& r = *results[i];
-      REQUIRE_MESSAGE(r, todo[i].describe() << ": " << (r ? std::string() : r.error().to_string()));
-      auto module = Module::load((*r)[0]);
-      REQUIRE_MESSAGE(module, (module ? std::string() : module.error().to_string()));
-      const std::string* lowered = (*r)[0].lowered_name(todo[i].name_expression());
-      REQUIRE(lowered != nullptr);
-      auto kernel = module->kernel(*lowered);
-      REQUIRE_MESSAGE(kernel, (kernel ? std::string() : kernel.error().to_string()));
-      entries_.emplace(todo[i].name_expression(), std::make_unique<Entry>(Entry{std::move(*module), *kernel}));
-    }
-  }
-  const Kernel& get(const QGemmSpec& spec) {
-    if (!entries_.count(spec.name_expression())) prepare({spec});
-    return entries_.at(spec.name_expression())->kernel;
-  }
-
- private:
-  struct Entry {
-    Module module;
-    Kernel kernel;
-  };
-  KernelCache cache_{std::filesystem::path{}};
-  std::map<std::string, std::unique_ptr<Entry>> entries_;
-};
-
-Kernels& kernel_set() {
-  static Kernels k;
+SpecKernels<QGemmSpec>& kernel_set() {
+  static SpecKernels<QGemmSpec> k(target_for);
   return k;
-}
-
-std::mt19937_64& rng() {
-  static std::mt19937_64 r(std::random_device{}());
-  return r;
-}
-
-HostTensor random_ints(DataType dtype, std::vector<int64_t> shape, int lo, int hi) {
-  std::uniform_int_distribution<int> u(lo, hi);
-  int64_t n = 1;
-  for (int64_t d : shape) n *= d;
-  std::vector<double> v(static_cast<size_t>(n));
-  for (auto& x : v) x = u(rng());
-  return HostTensor::from_doubles(dtype, std::move(shape), v);
-}
-
-HostTensor random_reals(DataType dtype, std::vector<int64_t> shape, double lo, double hi) {
-  std::uniform_real_distribution<double> u(lo, hi);
-  int64_t n = 1;
-  for (int64_t d : shape) n *= d;
-  std::vector<double> v(static_cast<size_t>(n));
-  for (auto& x : v) x = u(rng());
-  return HostTensor::from_doubles(dtype, std::move(shape), v);
-}
-
-/// Scales: powers of two 2^[lo, hi] (exact products) or uniform in [2^lo, 2^hi].
-HostTensor scales(DataType dtype, std::vector<int64_t> shape, int lo, int hi, bool pow2) {
-  if (!pow2) return random_reals(dtype, std::move(shape), std::ldexp(1.0, lo), std::ldexp(1.0, hi));
-  std::uniform_int_distribution<int> u(lo, hi);
-  int64_t n = 1;
-  for (int64_t d : shape) n *= d;
-  std::vector<double> v(static_cast<size_t>(n));
-  for (auto& x : v) x = std::ldexp(1.0, u(rng()));
-  return HostTensor::from_doubles(dtype, std::move(shape), v);
 }
 
 using Attrs = std::map<std::string, ir::AttrValue, std::less<>>;
@@ -303,33 +208,17 @@ Built build(const Layer& l) {
   return r;
 }
 
-/// The tensor of a role of a group: a graph input (from `inputs`) or a weight/constant.
-HostTensor operand(const ir::Graph& g, ir::ValueId v, const TensorMap& inputs) {
-  if (const HostTensor* c = g.constant_data(v)) return *c;
-  const auto it = inputs.find(g.value(v).name);
-  REQUIRE_MESSAGE(it != inputs.end(), "no value for " << g.value(v).name);
-  return it->second;
-}
-
 /// Runs the group's kernel `spec` on the device; the output's shape is `out_shape`.
 HostTensor run_group(const ir::Graph& g, const ir::QuantGemmGroup& grp, const QGemmSpec& spec,
                      const TensorMap& inputs, const std::vector<int64_t>& out_shape) {
-  std::map<std::string, DeviceBuffer> dev;
-  std::map<std::string, HostTensor> host;
-  for (const auto& [role, v] : grp.operands()) {
-    if (role == "d") continue;
-    host[role] = operand(g, v, inputs);
-    dev.emplace(role, DeviceBuffer(host[role]));
-  }
+  const GroupOperands ops(g, grp.operands(), inputs, "d");
+  const auto& host = ops.host;
   auto problem = qgemm_problem(spec, host.at("a").shape(), host.at("b").shape(), host.at("b_scale").shape());
   REQUIRE_MESSAGE(problem, problem.error().to_string());
   HostTensor out(spec.output, out_shape);
   DeviceBuffer d(std::max<size_t>(out.byte_size(), 16));
   d.poison();
-  const auto ptr = [&](const char* role) -> const void* {
-    const auto it = dev.find(role);
-    return it == dev.end() ? nullptr : it->second.get();
-  };
+  const auto ptr = [&](const char* role) { return ops.ptr(role); };
   QGemmBuffers buf{ptr("a"), ptr("b"), d.get(), ptr("a_scale"), ptr("b_scale"), ptr("b_zero"),
                    ptr("bias"), ptr("y_scale"), ptr("y_zero")};
   const Kernel& kernel = kernel_set().get(spec);
@@ -609,8 +498,8 @@ HostTensor run_chain(const ir::Graph& g, TensorMap values) {
     auto spec = plan_qgemm(g, grp, QGemmPlanOptions{device_sm(), device_sm() == 90, device_sms()});
     REQUIRE_MESSAGE(spec, grp.describe(g));
     // The output's shape from the reference inference of the concrete inputs.
-    const HostTensor a = operand(g, grp.a, values);
-    std::vector<int64_t> out_shape = a.shape();
+    // (The chain's A operands are activations, never weights.)
+    std::vector<int64_t> out_shape = values.at(g.value(grp.a).name).shape();
     out_shape.back() = g.value(grp.output).info.shape.back();
     values[g.value(grp.output).name] = run_group(g, grp, *spec, values, out_shape);
   }
