@@ -127,22 +127,12 @@ struct Im2colNchwLoader {
 
   const T* x;  // this image's and group's first channel
   const ConvParams* cp;
-  int id0, ih0, iw0;  // kInvalid-style sentinel when the column is past the image's positions
+  int id0, ih0, iw0;  // window origin (window_origin)
 
   __device__ __forceinline__ Im2colNchwLoader(const T* x_image_group, const ConvParams& params,
                                               RTX_STD::int64_t n0)
       : x(x_image_group), cp(&params) {
-    const RTX_STD::int64_t pos = n0 + static_cast<int>(threadIdx.x) % kBN;
-    if (pos < params.gemm.n) {
-      unsigned rest = static_cast<unsigned>(pos), ow, oh;
-      rest = params.div_out_w.divmod(rest, ow);
-      const unsigned od = params.div_out_h.divmod(rest, oh);
-      id0 = static_cast<int>(od) * params.stride_d - params.pad_d;
-      ih0 = static_cast<int>(oh) * params.stride_h - params.pad_h;
-      iw0 = static_cast<int>(ow) * params.stride_w - params.pad_w;
-    } else {
-      id0 = ih0 = iw0 = -(1 << 29);
-    }
+    conv::window_origin(params, n0 + static_cast<int>(threadIdx.x) % kBN, id0, ih0, iw0);
   }
 
   __device__ __forceinline__ void load(unsigned stage, RTX_STD::int64_t k0) const {
@@ -223,27 +213,16 @@ __global__ void __launch_bounds__(Shape::kThreads, 1)
   extern __shared__ __align__(128) unsigned char smem[];
   const gemm::GemmParams& p = cp.gemm;
 
-  int tile_m, tile_n;
-  gemm::raster_tile(static_cast<int>(blockIdx.x), p.tiles_m, p.tiles_n, p.group_m, tile_m, tile_n);
-  const RTX_STD::int64_t m0 = static_cast<RTX_STD::int64_t>(tile_m) * Shape::BM;
-  const RTX_STD::int64_t n0 = static_cast<RTX_STD::int64_t>(tile_n) * Shape::BN;
-  const int warp = static_cast<int>(threadIdx.x) >> 5;
-  const int lane = static_cast<int>(threadIdx.x) & 31;
-  const int wm0 = (warp / Shape::WN) * Mma::kWarpTileM;
-  const int wn0 = (warp % Shape::WN) * Mma::kWarpTileN;
-  const int ktiles = static_cast<int>((p.k + Shape::BK - 1) / Shape::BK);
+  const gemm::BlockTile<Shape, Mma::kWarpTileM, Mma::kWarpTileN> bt(p);
+  const RTX_STD::int64_t m0 = bt.m0, n0 = bt.n0;
+  const int wm0 = bt.wm0, wn0 = bt.wn0, lane = bt.lane, ktiles = bt.ktiles;
   const TIn* x = static_cast<const TIn*>(cp.x);
   const TIn* w = static_cast<const TIn*>(cp.w);
 
   for (RTX_STD::int64_t z = blockIdx.z; z < p.batch_count; z += gridDim.z) {
     const gemm::BatchOffsets off = gemm::batch_offsets(p, z);
     typename Mma::Acc acc;
-#pragma unroll
-    for (int i = 0; i < Mma::kFragsM; ++i)
-#pragma unroll
-      for (int j = 0; j < Mma::kFragsN; ++j)
-#pragma unroll
-        for (int r = 0; r < 4; ++r) acc[i][j][r] = 0.0f;
+    gemm::clear_accumulators(acc);
     if constexpr (kNhwc) {
       // a = group channel offset into x; b = group's weight rows.
       const LoaderA la(x + off.a, cp, m0);

@@ -56,4 +56,20 @@ struct ConvParams {
   gemm::FastDivmod div_mg;     ///< by M / G (depthwise: output channel -> group)
 };
 
+/// Input coordinates of the window origin of output position `pos` of one image (the NCHW GEMM
+/// view's column), or a sentinel that fails every bounds test when pos is past the image's
+/// positions (a tile's tail column).
+RTX_HOST_DEVICE inline void window_origin(const ConvParams& p, RTX_STD::int64_t pos, int& id0, int& ih0, int& iw0) {
+  if (pos < p.gemm.n) {
+    RTX_STD::uint32_t rest = static_cast<RTX_STD::uint32_t>(pos), ow, oh;
+    rest = p.div_out_w.divmod(rest, ow);
+    const RTX_STD::uint32_t od = p.div_out_h.divmod(rest, oh);
+    id0 = static_cast<int>(od) * p.stride_d - p.pad_d;
+    ih0 = static_cast<int>(oh) * p.stride_h - p.pad_h;
+    iw0 = static_cast<int>(ow) * p.stride_w - p.pad_w;
+  } else {
+    id0 = ih0 = iw0 = -(1 << 29);
+  }
+}
+
 }  // namespace rtx::kernels::conv

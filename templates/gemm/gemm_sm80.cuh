@@ -43,15 +43,9 @@ __global__ void __launch_bounds__(Shape::kThreads, 1)
   using Smem = SharedBytes<TIn, Shape, kAKMajor, kBKMajor>;
   extern __shared__ __align__(128) unsigned char smem[];
 
-  int tile_m, tile_n;
-  raster_tile(static_cast<int>(blockIdx.x), p.tiles_m, p.tiles_n, p.group_m, tile_m, tile_n);
-  const RTX_STD::int64_t m0 = static_cast<RTX_STD::int64_t>(tile_m) * Shape::BM;
-  const RTX_STD::int64_t n0 = static_cast<RTX_STD::int64_t>(tile_n) * Shape::BN;
-  const int warp = static_cast<int>(threadIdx.x) >> 5;
-  const int lane = static_cast<int>(threadIdx.x) & 31;
-  const int wm0 = (warp / Shape::WN) * Mma::kWarpTileM;
-  const int wn0 = (warp % Shape::WN) * Mma::kWarpTileN;
-  const int ktiles = static_cast<int>((p.k + Shape::BK - 1) / Shape::BK);
+  const BlockTile<Shape, Mma::kWarpTileM, Mma::kWarpTileN> bt(p);
+  const RTX_STD::int64_t m0 = bt.m0, n0 = bt.n0;
+  const int wm0 = bt.wm0, wn0 = bt.wn0, lane = bt.lane, ktiles = bt.ktiles;
 
   for (RTX_STD::int64_t z = blockIdx.z; z < p.batch_count; z += gridDim.z) {
     const BatchOffsets off = batch_offsets(p, z);
@@ -61,12 +55,7 @@ __global__ void __launch_bounds__(Shape::kThreads, 1)
     const LoaderB lb{b + (kBKMajor ? n0 * p.ldb : n0), p.ldb, p.n - n0, p.k};
 
     typename Mma::Acc acc;
-#pragma unroll
-    for (int i = 0; i < Mma::kFragsM; ++i)
-#pragma unroll
-      for (int j = 0; j < Mma::kFragsN; ++j)
-#pragma unroll
-        for (int r = 0; r < 4; ++r) acc[i][j][r] = 0.0f;
+    clear_accumulators(acc);
 
     mainloop<TIn, Shape>(acc, la, lb, ktiles, smem_u32(smem), wm0, wn0, lane);
 

@@ -408,4 +408,38 @@ __device__ __forceinline__ void raster_tile(int pid, int tiles_m, int tiles_n, i
   tile_n = in_group / rows;
 }
 
+/// Where this block's output tile and this thread's warp tile lie, for the mma.sync kernels:
+/// the block's tile origin (m0, n0) in raster order (raster_tile), the warp's origin (wm0, wn0)
+/// inside it (warps laid out WM x WN, warp tiles kWarpM x kWarpN), the lane, and the number of
+/// k-tiles. Params: GemmParams or QGemmParams (tiles_m, tiles_n, group_m, k).
+template <class Shape, int kWarpM, int kWarpN>
+struct BlockTile {
+  RTX_STD::int64_t m0, n0;
+  int wm0, wn0, lane, ktiles;
+
+  template <class Params>
+  __device__ __forceinline__ explicit BlockTile(const Params& p) {
+    int tile_m, tile_n;
+    raster_tile(static_cast<int>(blockIdx.x), p.tiles_m, p.tiles_n, p.group_m, tile_m, tile_n);
+    m0 = static_cast<RTX_STD::int64_t>(tile_m) * Shape::BM;
+    n0 = static_cast<RTX_STD::int64_t>(tile_n) * Shape::BN;
+    const int warp = static_cast<int>(threadIdx.x) >> 5;
+    lane = static_cast<int>(threadIdx.x) & 31;
+    wm0 = (warp / Shape::WN) * kWarpM;
+    wn0 = (warp % Shape::WN) * kWarpN;
+    ktiles = static_cast<int>((p.k + Shape::BK - 1) / Shape::BK);
+  }
+};
+
+/// Zeroes a warp's accumulator fragments (an array [frags m][frags n][4]).
+template <class T, int kM, int kN>
+__device__ __forceinline__ void clear_accumulators(T (&acc)[kM][kN][4]) {
+#pragma unroll
+  for (int i = 0; i < kM; ++i)
+#pragma unroll
+    for (int j = 0; j < kN; ++j)
+#pragma unroll
+      for (int r = 0; r < 4; ++r) acc[i][j][r] = T(0);
+}
+
 }  // namespace rtx::kernels::gemm

@@ -78,17 +78,7 @@ struct Im2colNchw8Loader {
   __device__ __forceinline__ Im2colNchw8Loader(const unsigned char* x_image_group,
                                                const conv::ConvParams& params, RTX_STD::int64_t n0)
       : x(x_image_group), cp(&params) {
-    const RTX_STD::int64_t pos = n0 + static_cast<int>(threadIdx.x) % kBN;
-    if (pos < params.gemm.n) {
-      unsigned rest = static_cast<unsigned>(pos), ow, oh;
-      rest = params.div_out_w.divmod(rest, ow);
-      const unsigned od = params.div_out_h.divmod(rest, oh);
-      id0 = static_cast<int>(od) * params.stride_d - params.pad_d;
-      ih0 = static_cast<int>(oh) * params.stride_h - params.pad_h;
-      iw0 = static_cast<int>(ow) * params.stride_w - params.pad_w;
-    } else {
-      id0 = ih0 = iw0 = -(1 << 29);  // fails every bounds test
-    }
+    conv::window_origin(params, n0 + static_cast<int>(threadIdx.x) % kBN, id0, ih0, iw0);
   }
 
   __device__ __forceinline__ void load(unsigned stage, RTX_STD::int64_t k0) const {
@@ -186,22 +176,7 @@ __device__ __forceinline__ void store_rows(const float* tile, const QConvParams&
   const RTX_STD::int64_t col = n0 + piece * kVec;
   if (col >= p.n) return;  // no barrier follows: threads may leave early
 
-  [[maybe_unused]] TScale y_scale{};
-  [[maybe_unused]] float y_inv = 0.0f;
-  [[maybe_unused]] long long y_zero_int = 0;
-  if constexpr (Epi::kQuant) {
-    y_scale = *static_cast<const TScale*>(qp.y_scale);
-    if constexpr (kSame<TScale, float>) {
-      // As qgemm::store_tile: a power-of-two scale with a normal reciprocal multiplies exactly.
-      const float inv = 1.0f / y_scale;
-      const auto normal_pow2 = [](float f) {
-        const unsigned bits = __float_as_uint(f) & 0x7FFFFFFFu;
-        return (bits & 0x7FFFFFu) == 0 && bits >= 0x00800000u && bits < 0x7F800000u;
-      };
-      if (normal_pow2(y_scale) && normal_pow2(inv)) y_inv = inv;
-    }
-    if (qp.y_zero != nullptr) y_zero_int = static_cast<long long>(*static_cast<const TOut*>(qp.y_zero));
-  }
+  const qgemm::OutputStage<TScale, TMid, TOut, Epi> finish(qp.y_scale, qp.y_zero);
 
   for (int r = row0; r < kRows; r += kRowsPerPass) {
     const RTX_STD::int64_t row = m0 + r;
@@ -220,24 +195,9 @@ __device__ __forceinline__ void store_rows(const float* tile, const QConvParams&
       } else {
         v = qgemm::round_to<TMid>(v);
       }
-      if constexpr (Epi::kAct != gemm::Activation::kNone) {
-        v = qgemm::round_to<TMid>(gemm::activate<Epi::kAct>(v));
-      }
-      if constexpr (Epi::kQuant) {
-        out[e] = qgemm::requantize<TOut, TScale, Epi::kSaturate>(v, y_scale, y_inv, y_zero_int);
-      } else {
-        out[e] = cast<TOut>(v);
-      }
+      out[e] = finish(v);
     }
-    TOut* dst = d + row * p.ldd + col;
-    if (col + kVec <= p.n && (reinterpret_cast<RTX_STD::uintptr_t>(dst) % 16) == 0) {
-      *reinterpret_cast<uint4*>(dst) = *reinterpret_cast<const uint4*>(out);
-    } else {
-#pragma unroll
-      for (int e = 0; e < kVec; ++e) {
-        if (col + e < p.n) dst[e] = out[e];
-      }
-    }
+    qgemm::store_piece<TOut, kVec>(d + row * p.ldd + col, out, p.n - col);
   }
 }
 
@@ -254,15 +214,9 @@ __global__ void __launch_bounds__(Shape::kThreads, 1)
   extern __shared__ __align__(128) unsigned char smem[];
   const gemm::GemmParams& p = qp.conv.gemm;
 
-  int tile_m, tile_n;
-  gemm::raster_tile(static_cast<int>(blockIdx.x), p.tiles_m, p.tiles_n, p.group_m, tile_m, tile_n);
-  const RTX_STD::int64_t m0 = static_cast<RTX_STD::int64_t>(tile_m) * Shape::BM;
-  const RTX_STD::int64_t n0 = static_cast<RTX_STD::int64_t>(tile_n) * Shape::BN;
-  const int warp = static_cast<int>(threadIdx.x) >> 5;
-  const int lane = static_cast<int>(threadIdx.x) & 31;
-  const int wm0 = (warp / Shape::WN) * W::kWarpTileM;
-  const int wn0 = (warp % Shape::WN) * W::kWarpTileN;
-  const int ktiles = static_cast<int>((p.k + Shape::BK - 1) / Shape::BK);
+  const gemm::BlockTile<Shape, W::kWarpTileM, W::kWarpTileN> bt(p);
+  const RTX_STD::int64_t m0 = bt.m0, n0 = bt.n0;
+  const int wm0 = bt.wm0, wn0 = bt.wn0, lane = bt.lane, ktiles = bt.ktiles;
   const unsigned smem_a = gemm::smem_u32(smem);
   const unsigned smem_b = smem_a + Shape::kStages * Smem::kStageA;
   const TW* w = static_cast<const TW*>(qp.conv.w);
@@ -276,12 +230,7 @@ __global__ void __launch_bounds__(Shape::kThreads, 1)
     const LoaderB lb(x + off.b, qp.conv, n0);
 
     typename W::Acc acc;
-#pragma unroll
-    for (int i = 0; i < W::kFragsM; ++i)
-#pragma unroll
-      for (int j = 0; j < W::kFragsN; ++j)
-#pragma unroll
-        for (int r = 0; r < 4; ++r) acc[i][j][r] = 0;
+    gemm::clear_accumulators(acc);
 
     const auto load = [&](int s, int kt) {
       const RTX_STD::int64_t k0 = static_cast<RTX_STD::int64_t>(kt) * Shape::BK;

@@ -272,6 +272,60 @@ __device__ __forceinline__ TOut requantize(float v, TScale scale, float inv_scal
   }
 }
 
+/// The end of the quantized epilogue, shared by the GEMM and the convolution: a value v already
+/// rounded to TMid (bias added) becomes round(act(v)) for an activation, then either v as TOut
+/// (== TMid) or QuantizeLinear(v, y_scale, y_zero) into TOut. The requantization constants are
+/// read once, when the stage is made.
+template <class TScale, class TMid, class TOut, class Epi>
+struct OutputStage {
+  [[maybe_unused]] TScale y_scale{};
+  [[maybe_unused]] float y_inv = 0.0f;  // 1 / y_scale when that multiplies exactly (requantize)
+  [[maybe_unused]] long long y_zero = 0;
+
+  __device__ __forceinline__ OutputStage(const void* y_scale_ptr, const void* y_zero_ptr) {
+    if constexpr (Epi::kQuant) {
+      y_scale = *static_cast<const TScale*>(y_scale_ptr);
+      if constexpr (kSame<TScale, float>) {
+        const float inv = 1.0f / y_scale;
+        const auto normal_pow2 = [](float f) {
+          const unsigned bits = __float_as_uint(f) & 0x7FFFFFFFu;
+          return (bits & 0x7FFFFFu) == 0 && bits >= 0x00800000u && bits < 0x7F800000u;
+        };
+        if (normal_pow2(y_scale) && normal_pow2(inv)) y_inv = inv;
+      }
+      if constexpr (kIsInt<TOut>) {
+        if (y_zero_ptr != nullptr) y_zero = static_cast<long long>(*static_cast<const TOut*>(y_zero_ptr));
+      }
+    }
+  }
+
+  __device__ __forceinline__ TOut operator()(float v) const {
+    if constexpr (Epi::kAct != gemm::Activation::kNone) {
+      v = round_to<TMid>(gemm::activate<Epi::kAct>(v));
+    }
+    if constexpr (Epi::kQuant) {
+      return requantize<TOut, TScale, Epi::kSaturate>(v, y_scale, y_inv, y_zero);
+    } else {
+      return cast<TOut>(v);
+    }
+  }
+};
+
+/// Stores kVec outputs at dst: one 16-byte store when all are inside the row (`valid` >= kVec)
+/// and dst is aligned, element stores of the first `valid` otherwise.
+template <class TOut, int kVec>
+__device__ __forceinline__ void store_piece(TOut* dst, const TOut (&out)[kVec], RTX_STD::int64_t valid) {
+  static_assert(kVec * sizeof(TOut) == 16, "rtx: a piece is 16 bytes");
+  if (valid >= kVec && (reinterpret_cast<RTX_STD::uintptr_t>(dst) % 16) == 0) {
+    *reinterpret_cast<uint4*>(dst) = *reinterpret_cast<const uint4*>(out);
+  } else {
+#pragma unroll
+    for (int e = 0; e < kVec; ++e) {
+      if (e < valid) dst[e] = out[e];
+    }
+  }
+}
+
 /// Writes the (kRows x kCols) tile of staged f32 values in shared memory (`tile`, row stride
 /// kLd floats) to D at (m0, n0). Staged value s of column n becomes
 ///   kAdd:   v = round(round(alpha * s) + bias[n]);   kGemmC: v = round(alpha * s + beta * C[n]);
@@ -304,23 +358,7 @@ __device__ __forceinline__ void store_tile(const float* tile, const QGemmParams&
       if (col + e < p.n) bias[e] = rtx::kernels::to_float(static_cast<const TMid*>(p.bias)[col + e]);
     }
   }
-  [[maybe_unused]] TScale y_scale{};
-  [[maybe_unused]] float y_inv = 0.0f;
-  [[maybe_unused]] long long y_zero_int = 0;
-  if constexpr (Epi::kQuant) {
-    y_scale = *static_cast<const TScale*>(p.y_scale);
-    if constexpr (kSame<TScale, float>) {
-      const float inv = 1.0f / y_scale;
-      const auto normal_pow2 = [](float f) {
-        const unsigned bits = __float_as_uint(f) & 0x7FFFFFFFu;
-        return (bits & 0x7FFFFFu) == 0 && bits >= 0x00800000u && bits < 0x7F800000u;
-      };
-      if (normal_pow2(y_scale) && normal_pow2(inv)) y_inv = inv;
-    }
-    if constexpr (kIsInt<TOut>) {
-      if (p.y_zero != nullptr) y_zero_int = static_cast<long long>(*static_cast<const TOut*>(p.y_zero));
-    }
-  }
+  const OutputStage<TScale, TMid, TOut, Epi> finish(p.y_scale, p.y_zero);
 
   for (int r = row0; r < kRows; r += kRowsPerPass) {
     const RTX_STD::int64_t row = m0 + r;
@@ -337,24 +375,9 @@ __device__ __forceinline__ void store_tile(const float* tile, const QGemmParams&
       } else {
         v = round_to<TMid>(p.alpha * v);
       }
-      if constexpr (Epi::kAct != gemm::Activation::kNone) {
-        v = round_to<TMid>(gemm::activate<Epi::kAct>(v));
-      }
-      if constexpr (Epi::kQuant) {
-        out[e] = requantize<TOut, TScale, Epi::kSaturate>(v, y_scale, y_inv, y_zero_int);
-      } else {
-        out[e] = cast<TOut>(v);
-      }
+      out[e] = finish(v);
     }
-    TOut* dst = d + row * p.ldd + col;
-    if (col + kVec <= p.n && (reinterpret_cast<RTX_STD::uintptr_t>(dst) % 16) == 0) {
-      *reinterpret_cast<uint4*>(dst) = *reinterpret_cast<const uint4*>(out);
-    } else {
-#pragma unroll
-      for (int e = 0; e < kVec; ++e) {
-        if (col + e < p.n) dst[e] = out[e];
-      }
-    }
+    store_piece<TOut, kVec>(d + row * p.ldd + col, out, p.n - col);
   }
 }
 

@@ -371,15 +371,9 @@ __global__ void __launch_bounds__(Shape::kThreads, 1)
   using RawLoaderB = RawLoader<RawB, kVecB, Shape::kThreads>;
   extern __shared__ __align__(128) unsigned char smem[];
 
-  int tile_m, tile_n;
-  gemm::raster_tile(static_cast<int>(blockIdx.x), p.tiles_m, p.tiles_n, p.group_m, tile_m, tile_n);
-  const RTX_STD::int64_t m0 = static_cast<RTX_STD::int64_t>(tile_m) * Shape::BM;
-  const RTX_STD::int64_t n0 = static_cast<RTX_STD::int64_t>(tile_n) * Shape::BN;
-  const int warp = static_cast<int>(threadIdx.x) >> 5;
-  const int lane = static_cast<int>(threadIdx.x) & 31;
-  const int wm0 = (warp / Shape::WN) * W::kWarpTileM;
-  const int wn0 = (warp % Shape::WN) * W::kWarpTileN;
-  const int ktiles = static_cast<int>((p.k + Shape::BK - 1) / Shape::BK);
+  const gemm::BlockTile<Shape, W::kWarpTileM, W::kWarpTileN> bt(p);
+  const RTX_STD::int64_t m0 = bt.m0, n0 = bt.n0;
+  const int wm0 = bt.wm0, wn0 = bt.wn0, lane = bt.lane, ktiles = bt.ktiles;
   const unsigned smem_a = gemm::smem_u32(smem);
   const unsigned smem_b = smem_a + Shape::kStages * Smem::kStageA;
   const unsigned conv = smem_b + Shape::kStages * Smem::kStageB;
@@ -393,12 +387,7 @@ __global__ void __launch_bounds__(Shape::kThreads, 1)
     const RawLoaderB lr{reinterpret_cast<const unsigned char*>(b) + n0, p.ldb, p.n - n0};
 
     typename W::Acc acc;
-#pragma unroll
-    for (int i = 0; i < W::kFragsM; ++i)
-#pragma unroll
-      for (int j = 0; j < W::kFragsN; ++j)
-#pragma unroll
-        for (int r = 0; r < 4; ++r) acc[i][j][r] = 0;
+    gemm::clear_accumulators(acc);
 
     const auto load = [&](int s, int kt) {
       const RTX_STD::int64_t k0 = static_cast<RTX_STD::int64_t>(kt) * Shape::BK;
@@ -573,15 +562,9 @@ __global__ void __launch_bounds__(Shape::kThreads, 1)
   constexpr int kBits = QType<TB>::kBits;
   extern __shared__ __align__(128) unsigned char smem[];
 
-  int tile_m, tile_n;
-  gemm::raster_tile(static_cast<int>(blockIdx.x), p.tiles_m, p.tiles_n, p.group_m, tile_m, tile_n);
-  const RTX_STD::int64_t m0 = static_cast<RTX_STD::int64_t>(tile_m) * Shape::BM;
-  const RTX_STD::int64_t n0 = static_cast<RTX_STD::int64_t>(tile_n) * Shape::BN;
-  const int warp = static_cast<int>(threadIdx.x) >> 5;
-  const int lane = static_cast<int>(threadIdx.x) & 31;
-  const int wm0 = (warp / Shape::WN) * Mma::kWarpTileM;
-  const int wn0 = (warp % Shape::WN) * Mma::kWarpTileN;
-  const int ktiles = static_cast<int>((p.k + Shape::BK - 1) / Shape::BK);
+  const gemm::BlockTile<Shape, Mma::kWarpTileM, Mma::kWarpTileN> bt(p);
+  const RTX_STD::int64_t m0 = bt.m0, n0 = bt.n0;
+  const int wm0 = bt.wm0, wn0 = bt.wn0, lane = bt.lane, ktiles = bt.ktiles;
   const unsigned smem_a = gemm::smem_u32(smem);
   const unsigned smem_b = smem_a + Shape::kStages * Smem::kStageA;
   const unsigned conv = smem_b + Shape::kStages * Smem::kStageB;
@@ -595,12 +578,7 @@ __global__ void __launch_bounds__(Shape::kThreads, 1)
     const unsigned char* b = static_cast<const unsigned char*>(p.b) + off.b * kBits / 8;
     const LoaderA la{a + m0 * p.lda, p.lda, p.m - m0, p.k};
     typename Mma::Acc acc;
-#pragma unroll
-    for (int i = 0; i < Mma::kFragsM; ++i)
-#pragma unroll
-      for (int j = 0; j < Mma::kFragsN; ++j)
-#pragma unroll
-        for (int r = 0; r < 4; ++r) acc[i][j][r] = 0.0f;
+    gemm::clear_accumulators(acc);
 
     const auto load = [&](int s, int kt) {
       const RTX_STD::int64_t k0 = static_cast<RTX_STD::int64_t>(kt) * Shape::BK;
