@@ -102,8 +102,11 @@ Expected<void> QConvSpec::validate() const {
   const int threads = this->threads();
   if ((t.bm * t.bk / vec_w) % threads != 0)
     return spec_error(*this, "weight tile copies must divide evenly among the block's threads");
-  if (threads % t.bn != 0 || (t.bk / 4) % (threads / t.bn) != 0)
-    return spec_error(*this, "the im2col loader needs threads to cover whole columns of BN");
+  // The im2col loader (Im2colNchw8Loader): quads of 4 positions, 8 quads per warp, each quad's
+  // threads splitting the 32 4-k blocks of a k-tile into equal runs.
+  const int quads = t.bn / 4;
+  if (quads % 8 != 0 || threads % (32 * (quads / 8)) != 0 || 32 % (threads / quads) != 0)
+    return spec_error(*this, "the im2col loader needs BN a multiple of 32, whole warp rows and equal runs of k");
   const int out_vec = 16 / static_cast<int>(bit_width(output) / 8);
   if (t.bn % out_vec != 0 || threads % (t.bn / out_vec) != 0)
     return spec_error(*this, "the epilogue needs threads to cover whole rows of BN");

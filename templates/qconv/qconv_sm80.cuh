@@ -14,10 +14,11 @@
 //   A = W as stored, OIHW: (M / G) rows of K = (C / G) * T * R * S bytes, K-major; dense
 //       cp.async copies of kVecW bytes (K must be a multiple of kVecW: the host plans 4, 8 or 16).
 //   B = im2col of x: columns = output positions of the image, K in (c, t, r, s) order. The
-//       8-bit MMA takes B K-major, so each thread owns one position and gathers 4 consecutive k
-//       (bytes; padding and k >= K read as 0) into one 32-bit shared store. Gathered bytes go
-//       through registers (no cp.async): correct for every shape, stride, pad and dilation, and
-//       the slow part of the kernel for large C (NHWC activations would allow 16-byte copies).
+//       8-bit MMA takes B K-major; a thread loads 4 consecutive positions of one k as one word
+//       (two aligned loads and a funnel shift where the bytes are consecutive in x: stride 1
+//       along W inside the image, or 1x1 unpadded stride-1 convolutions; byte by byte at
+//       borders and other strides), transposes 4 x 4 blocks in registers and stores 4 k-bytes
+//       per position at once. No cp.async: padding and k >= K read as 0.
 //   D = y, NCHW: rows = output channels (row stride = positions), written as TOut.
 // Exactness: the s32 sums are exact (the host bounds K * max|x * w| below 2^31); the staged
 // value is float(acc) * (x_scale * w_scale[m]) as in qgemm_mma; with Conv's bias B the value
@@ -29,8 +30,8 @@
 //     TScale     float, __half or __nv_bfloat16 (x_scale, w_scale, y_scale)
 //     TMid       float, __half or __nv_bfloat16: the Conv's dtype (and B's)
 //     TOut       TMid, or signed char / unsigned char when Epi::kQuant
-//     Shape      gemm::TileShape<BM, BN, 128, kStages, WM, WN>; Shape::kThreads % BN == 0 and
-//                32 % (Shape::kThreads / BN) == 0 (whole columns of the im2col tile per thread)
+//     Shape      gemm::TileShape<BM, BN, 128, kStages, WM, WN>; BN a multiple of 32, the warps
+//                covering whole rows of BN / 32 warps, whole runs of 4-k blocks per thread
 //     kVecW      bytes per weight copy (4, 8 or 16): K and the weights' address are multiples
 //     kPerChannel  W's scale: true per output channel (M values), false one value
 //     Epi        qgemm::QEpilogue<Activation, BiasMode kNone or kGemmC (Conv's B: one rounding
@@ -55,58 +56,118 @@
 
 namespace rtx::kernels::qconv {
 
-__device__ __forceinline__ void sts_u32(unsigned addr, unsigned v) {
-  asm volatile("st.shared.b32 [%0], %1;\n" ::"r"(addr), "r"(v));
+/// Four consecutive bytes at any address: the aligned word(s) holding them and a funnel shift.
+/// May read up to 3 bytes before p and after p + 3, but only inside the 4-byte-aligned words
+/// that hold p and p + 3, so never outside the pages of the bytes asked for.
+__device__ __forceinline__ unsigned load_4_bytes(const unsigned char* p) {
+  const RTX_STD::uintptr_t a = reinterpret_cast<RTX_STD::uintptr_t>(p);
+  const unsigned* w = reinterpret_cast<const unsigned*>(a & ~static_cast<RTX_STD::uintptr_t>(3));
+  const unsigned shift = static_cast<unsigned>(a & 3) * 8;
+  const unsigned lo = __ldg(w);
+  const unsigned hi = shift != 0 ? __ldg(w + 1) : 0u;
+  return __funnelshift_r(lo, hi, shift);
 }
 
-/// NCHW im2col of 8-bit activations into a K-major tile (rows = output positions, 128 bytes of
-/// k each). Thread t owns position column t % kBN and a run of kWordsPerThread * 4 consecutive
-/// k of it; its (c, t, r, s) counters are decoded once per k-tile and then stepped.
+/// NCHW im2col of 8-bit activations into a K-major tile (rows = output positions, kBK bytes of k
+/// each). A thread owns a quad of 4 consecutive positions and a run of kPer 4-k blocks; it loads
+/// each k's 4 position bytes as one word, transposes each 4 x 4 block in registers and stores
+/// each position's 4 k-bytes with one 32-bit shared store. Where the quad's 4 positions are
+/// consecutive input bytes (stride 1 along W, one output row, inside the image; or a 1x1
+/// unpadded stride-1 convolution, where positions are the input plane's) the word is one or two
+/// aligned loads; elsewhere (borders, strides, a quad across rows) it is gathered byte by byte.
+/// Lanes of a warp take 8 quads x 4 runs, so each k of a load instruction reads 32 consecutive
+/// bytes.
 template <int kBN, int kBK, int kThreads>
 struct Im2colNchw8Loader {
   using Layout = gemm::TileLayout<signed char, kBN, kBK, true>;
-  static constexpr int kWords = kBK / 4;
-  static_assert(kThreads % kBN == 0, "rtx: threads must be a multiple of BN");
-  static constexpr int kSplit = kThreads / kBN;  // threads per column
-  static_assert(kWords % kSplit == 0, "rtx: a column's k-words must divide among its threads");
-  static constexpr int kWordsPerThread = kWords / kSplit;
+  static constexpr int kQuads = kBN / 4;
+  static constexpr int kWarpCols = kQuads / 8;  // warps side by side along the positions
+  static_assert(kQuads % 8 == 0 && kThreads % (32 * kWarpCols) == 0,
+                "rtx: BN must be a multiple of 32 and the warps must cover whole quad rows");
+  static constexpr int kRuns = kThreads / kQuads;  // threads per quad
+  static constexpr int kBlocks = kBK / 4;          // 4-k blocks per k-tile
+  static_assert(kBlocks % kRuns == 0, "rtx: a k-tile's blocks must divide among a quad's threads");
+  static constexpr int kPer = kBlocks / kRuns;  // consecutive blocks per thread
 
   const unsigned char* x;  // this image's and group's first channel
   const conv::ConvParams* cp;
-  int id0, ih0, iw0;       // input coordinates of the window origin; a sentinel past the positions
+  int quad, run;
+  int id0[4], ih0[4], iw0[4];  // window origins (conv::window_origin)
+  // The quad's one-load path: when its 4 bytes for a k are consecutive in x, they start at
+  // ((c * run_d + id) * run_h + ih) * run_w + iw with (id, ih, iw) = run origin + tap offset,
+  // and the load is taken when that lies inside (run_d, run_h, run_w - 3). A row run (stride 1
+  // along W, the quad in one output row) uses the input's dims; a 1x1 unpadded stride-1
+  // convolution sees the input plane as one row of run_w = D * H * W bytes starting at the
+  // quad's first position. run_w = 0 turns the path off.
+  int run_d, run_h, run_w, run_id0, run_ih0, run_iw0;
 
   __device__ __forceinline__ Im2colNchw8Loader(const unsigned char* x_image_group,
                                                const conv::ConvParams& params, RTX_STD::int64_t n0)
       : x(x_image_group), cp(&params) {
-    conv::window_origin(params, n0 + static_cast<int>(threadIdx.x) % kBN, id0, ih0, iw0);
+    const int lane = static_cast<int>(threadIdx.x) & 31, warp = static_cast<int>(threadIdx.x) >> 5;
+    quad = (lane & 7) + 8 * (warp % kWarpCols);
+    run = (lane >> 3) + 4 * (warp / kWarpCols);
+    const int pos0 = static_cast<int>(n0) + 4 * quad;
+#pragma unroll
+    for (int j = 0; j < 4; ++j) conv::window_origin(params, pos0 + j, id0[j], ih0[j], iw0[j]);
+    const bool whole = pos0 + 3 < params.gemm.n;
+    const bool pointwise = params.ker_t == 1 && params.ker_r == 1 && params.ker_s == 1 && params.stride_d == 1 &&
+                           params.stride_h == 1 && params.stride_w == 1 && params.pad_d == 0 &&
+                           params.pad_h == 0 && params.pad_w == 0;
+    run_d = params.in_d, run_h = params.in_h, run_w = params.in_w;
+    run_id0 = id0[0], run_ih0 = ih0[0], run_iw0 = iw0[0];
+    if (whole && pointwise) {
+      run_d = run_h = 1;
+      run_w = params.in_d * params.in_h * params.in_w;
+      run_id0 = run_ih0 = 0;
+      run_iw0 = pos0;
+    } else if (!(whole && params.stride_w == 1 && id0[3] == id0[0] && ih0[3] == ih0[0])) {
+      run_w = 0;
+    }
+  }
+
+  /// The 4 positions' bytes of input channel c at kernel tap (t, r, s), byte j = position j.
+  __device__ __forceinline__ unsigned gather(int c, unsigned t, unsigned r, unsigned s) const {
+    const conv::ConvParams& p = *cp;
+    const int dz = static_cast<int>(t) * p.dil_d, dy = static_cast<int>(r) * p.dil_h;
+    const int dx = static_cast<int>(s) * p.dil_w;
+    // The host keeps one image-and-group slice of x below 2^31 bytes.
+    const int id = run_id0 + dz, ih = run_ih0 + dy, iw = run_iw0 + dx;
+    if (id >= 0 && id < run_d && ih >= 0 && ih < run_h && iw >= 0 && iw + 3 < run_w)
+      return load_4_bytes(x + ((c * run_d + id) * run_h + ih) * run_w + iw);
+    int off[4];
+#pragma unroll
+    for (int j = 0; j < 4; ++j) {
+      const int jd = id0[j] + dz, jh = ih0[j] + dy, jw = iw0[j] + dx;
+      const bool ok = jd >= 0 && jd < p.in_d && jh >= 0 && jh < p.in_h && jw >= 0 && jw < p.in_w;
+      off[j] = ok ? ((c * p.in_d + jd) * p.in_h + jh) * p.in_w + jw : -1;
+    }
+    unsigned word = 0;
+#pragma unroll
+    for (int j = 0; j < 4; ++j) word |= (off[j] >= 0 ? static_cast<unsigned>(__ldg(x + off[j])) : 0u) << (8 * j);
+    return word;
   }
 
   __device__ __forceinline__ void load(unsigned stage, RTX_STD::int64_t k0) const {
     const conv::ConvParams& p = *cp;
-    const int col = static_cast<int>(threadIdx.x) % kBN;
-    const int word0 = (static_cast<int>(threadIdx.x) / kBN) * kWordsPerThread;
-    RTX_STD::int64_t k = k0 + 4 * word0;
+    const int block0 = run * kPer;
+    RTX_STD::int64_t k = k0 + 4 * block0;
+    // (c, t, r, s) of k, decoded once and then stepped. K is a multiple of 4 (the host plans
+    // it so), so a block lies wholly inside or wholly past K.
     unsigned c = 0, t = 0, r = 0, s = 0;
     if (k < p.gemm.k) {
       unsigned rest = p.div_s.divmod(static_cast<unsigned>(k), s);
       rest = p.div_r.divmod(rest, r);
       c = p.div_t.divmod(rest, t);
     }
+    // One block at a time (not unrolled: the gather is long and the image stays small).
 #pragma unroll 1
-    for (int w = 0; w < kWordsPerThread; ++w) {
-      // Offsets of the word's 4 elements first (the carry steps are control flow), then the
-      // 4 loads together, then one 32-bit store.
-      int off[4];
+    for (int b = 0; b < kPer; ++b) {
+      unsigned rows[4], cols[4];  // 4 position bytes of one k; 4 k-bytes of one position
+      const bool inside = k < p.gemm.k;
 #pragma unroll
-      for (int j = 0; j < 4; ++j) {
-        const int id = id0 + static_cast<int>(t) * p.dil_d;
-        const int ih = ih0 + static_cast<int>(r) * p.dil_h;
-        const int iw = iw0 + static_cast<int>(s) * p.dil_w;
-        const bool ok = k < p.gemm.k && id >= 0 && id < p.in_d && ih >= 0 && ih < p.in_h &&
-                        iw >= 0 && iw < p.in_w;
-        // The host keeps one image-and-group slice of x below 2^31 bytes.
-        off[j] = ok ? ((static_cast<int>(c) * p.in_d + id) * p.in_h + ih) * p.in_w + iw : -1;
-        ++k;
+      for (int i = 0; i < 4; ++i) {
+        rows[i] = inside ? gather(static_cast<int>(c), t, r, s) : 0u;
         if (++s == static_cast<unsigned>(p.ker_s)) {
           s = 0;
           if (++r == static_cast<unsigned>(p.ker_r)) {
@@ -118,11 +179,13 @@ struct Im2colNchw8Loader {
           }
         }
       }
-      unsigned bytes[4];
+      qgemm::transpose_4x4_bytes(rows, cols);
 #pragma unroll
-      for (int j = 0; j < 4; ++j) bytes[j] = off[j] >= 0 ? static_cast<unsigned>(__ldg(x + off[j])) : 0u;
-      const unsigned word = bytes[0] | (bytes[1] << 8) | (bytes[2] << 16) | (bytes[3] << 24);
-      sts_u32(stage + Layout::offset(col, 4 * (word0 + w)), word);
+      for (int j = 0; j < 4; ++j) {
+        asm volatile("st.shared.b32 [%0], %1;\n" ::"r"(stage + Layout::offset(4 * quad + j, 4 * (block0 + b))),
+                     "r"(cols[j]));
+      }
+      k += 4;
     }
   }
 };

@@ -280,6 +280,19 @@ struct Warp8 {
   }
 };
 
+/// Transposes a 4 x 4 block of bytes held as four words: byte j of r[i] becomes byte i of c[j]
+/// (eight byte permutes).
+__device__ __forceinline__ void transpose_4x4_bytes(const unsigned (&r)[4], unsigned (&c)[4]) {
+  const unsigned t0 = __byte_perm(r[0], r[1], 0x5140);
+  const unsigned t1 = __byte_perm(r[0], r[1], 0x7362);
+  const unsigned t2 = __byte_perm(r[2], r[3], 0x5140);
+  const unsigned t3 = __byte_perm(r[2], r[3], 0x7362);
+  c[0] = __byte_perm(t0, t2, 0x5410);
+  c[1] = __byte_perm(t0, t2, 0x7632);
+  c[2] = __byte_perm(t1, t3, 0x5410);
+  c[3] = __byte_perm(t1, t3, 0x7632);
+}
+
 /// Transposes a raw 8-bit B tile stored (K, N) (RawTile<BK, BN>) into the K-major tile the 8-bit
 /// MMA reads (gemm::TileLayout<TB, BN, BK, true>): 4 x 4 byte blocks, four 32-bit loads, eight
 /// byte permutes, four 32-bit stores. Lanes of a warp take 8 k-blocks x 4 n-blocks so both the
@@ -300,15 +313,10 @@ __device__ __forceinline__ void transpose_bytes(unsigned raw, unsigned out) {
     const int lane = q & 31, w = q >> 5;
     const int kb = (lane & 7) + 8 * (w % kGroupsK);
     const int nb = (lane >> 3) + 4 * (w / kGroupsK);
-    unsigned r[4];
+    unsigned r[4], c[4];
 #pragma unroll
     for (int i = 0; i < 4; ++i) r[i] = gemm::lds_u32(raw + Raw::offset(4 * kb + i, 4 * nb));
-    const unsigned t0 = __byte_perm(r[0], r[1], 0x5140);
-    const unsigned t1 = __byte_perm(r[0], r[1], 0x7362);
-    const unsigned t2 = __byte_perm(r[2], r[3], 0x5140);
-    const unsigned t3 = __byte_perm(r[2], r[3], 0x7362);
-    const unsigned c[4] = {__byte_perm(t0, t2, 0x5410), __byte_perm(t0, t2, 0x7632),
-                           __byte_perm(t1, t3, 0x5410), __byte_perm(t1, t3, 0x7632)};
+    transpose_4x4_bytes(r, c);
 #pragma unroll
     for (int j = 0; j < 4; ++j) {
       asm volatile("st.shared.b32 [%0], %1;\n" ::"r"(out + Out::offset(4 * nb + j, 4 * kb)),

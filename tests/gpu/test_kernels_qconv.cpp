@@ -48,7 +48,7 @@ using Attrs = std::map<std::string, ir::AttrValue, std::less<>>;
 
 /// One quantized convolution as a graph.
 struct Layer {
-  int64_t n = 1, c = 64, m = 64, h = 14, w = 14, k = 3, stride = 1, pad = 1, group = 1;
+  int64_t n = 1, c = 64, m = 64, h = 14, w = 14, k = 3, stride = 1, pad = 1, group = 1, dilation = 1;
   DataType x_type = DataType::kINT8;
   DataType mid = DataType::kF32;     // Conv dtype and scale storage
   bool per_channel = true;
@@ -61,7 +61,7 @@ struct Layer {
   std::string describe() const {
     std::string s = "x " + shape_to_string(std::vector<int64_t>{n, c, h, w}) + " " + std::string(to_string(x_type)) +
                     " -> " + std::to_string(m) + " k" + std::to_string(k) + " s" + std::to_string(stride) + " p" +
-                    std::to_string(pad) + " g" + std::to_string(group) + " mid " + std::string(to_string(mid));
+                    std::to_string(pad) + " d" + std::to_string(dilation) + " g" + std::to_string(group) + " mid " + std::string(to_string(mid));
     s += per_channel ? " per-channel" : " per-tensor";
     if (bias) s += " bias";
     if (relu) s += " relu";
@@ -94,6 +94,7 @@ Built build(const Layer& l) {
   ir::ValueId y = g.node(g.add_node(ir::OpKind::kConv, "conv", in, 1,
                                     {{"pads", std::vector<int64_t>{l.pad, l.pad, l.pad, l.pad}},
                                      {"strides", std::vector<int64_t>{l.stride, l.stride}},
+                                     {"dilations", std::vector<int64_t>{l.dilation, l.dilation}},
                                      {"group", l.group}}))
                       .outputs[0];
   if (l.relu) y = g.node(g.add_node(ir::OpKind::kRelu, "relu", {y})).outputs[0];
@@ -257,6 +258,36 @@ TEST_CASE("int8 conv: groups, no padding, non-square input") {
   l.group = 1;
   l.pad = 0;
   l.stride = 2;
+  layers.push_back(l);
+  check_layers(layers);
+}
+
+TEST_CASE("int8 conv: dilation, pointwise groups, unaligned rows") {
+  // The im2col loader's one-load path (4 consecutive bytes at any alignment) against its byte
+  // path: dilated taps, 1x1 convolutions over odd planes and groups, rows of odd width whose
+  // position quads straddle rows.
+  std::vector<Layer> layers;
+  Layer l;
+  l.n = 3;
+  l.c = 64;
+  l.m = 64;
+  l.h = 9;
+  l.w = 20;
+  l.dilation = 2;
+  l.pad = 2;
+  layers.push_back(l);
+  l.pad = 0;
+  layers.push_back(l);
+  l.dilation = 1;
+  l.k = 1;
+  l.group = 2;
+  l.h = l.w = 15;
+  layers.push_back(l);
+  l.group = 1;
+  l.h = 5;
+  l.w = 31;
+  l.k = 3;
+  l.pad = 1;
   layers.push_back(l);
   check_layers(layers);
 }

@@ -130,8 +130,9 @@ TEST_CASE("qconv kernels compile for sm_80, sm_86, sm_89 and sm_90 and stay smal
     } else {
       CHECK(img.image[0] == 0x7f);
       CHECK((img.image[18] | img.image[19] << 8) == 190);  // EM_CUDA
-      // Four kernels: well under 100 KiB of cubin each (no runaway unrolling).
-      CHECK(img.image.size() < 4 * 100 * 1024);
+      // Four kernels: under 128 KiB of cubin each (no runaway unrolling; about 100 KiB with the
+      // im2col loader's one-load and byte-gather paths unrolled over a 4-k block).
+      CHECK(img.image.size() < 4 * 128 * 1024);
     }
     for (const QConvSpec& s : all) {
       const std::string* lowered = img.lowered_name(s.name_expression());
