@@ -56,11 +56,9 @@
 
 namespace rtx::kernels::qconv {
 
-/// Four consecutive bytes at any address: the aligned word(s) holding them and a funnel shift.
-/// May read up to 3 bytes before p and after p + 3, but only inside the 4-byte-aligned words
-/// that hold p and p + 3, so never outside the pages of the bytes asked for.
-__device__ __forceinline__ unsigned load_4_bytes(const unsigned char* p) {
-  const RTX_STD::uintptr_t a = reinterpret_cast<RTX_STD::uintptr_t>(p);
+/// Four consecutive bytes at any address a: the aligned word(s) holding them (bytes a & ~3 to
+/// (a + 3) | 3) and a funnel shift. The caller checks that those words lie inside the tensor.
+__device__ __forceinline__ unsigned load_4_bytes(RTX_STD::uintptr_t a) {
   const unsigned* w = reinterpret_cast<const unsigned*>(a & ~static_cast<RTX_STD::uintptr_t>(3));
   const unsigned shift = static_cast<unsigned>(a & 3) * 8;
   const unsigned lo = __ldg(w);
@@ -100,6 +98,7 @@ struct Im2colNchw8Loader {
   // convolution sees the input plane as one row of run_w = D * H * W bytes starting at the
   // quad's first position. run_w = 0 turns the path off.
   int run_d, run_h, run_w, run_id0, run_ih0, run_iw0;
+  RTX_STD::uintptr_t x_begin, x_end;  // the slice's bytes: C / G planes
 
   __device__ __forceinline__ Im2colNchw8Loader(const unsigned char* x_image_group,
                                                const conv::ConvParams& params, RTX_STD::int64_t n0)
@@ -114,6 +113,8 @@ struct Im2colNchw8Loader {
     const bool pointwise = params.ker_t == 1 && params.ker_r == 1 && params.ker_s == 1 && params.stride_d == 1 &&
                            params.stride_h == 1 && params.stride_w == 1 && params.pad_d == 0 &&
                            params.pad_h == 0 && params.pad_w == 0;
+    x_begin = reinterpret_cast<RTX_STD::uintptr_t>(x_image_group);
+    x_end = x_begin + static_cast<RTX_STD::uintptr_t>(params.cg) * params.in_d * params.in_h * params.in_w;
     run_d = params.in_d, run_h = params.in_h, run_w = params.in_w;
     run_id0 = id0[0], run_ih0 = ih0[0], run_iw0 = iw0[0];
     if (whole && pointwise) {
@@ -133,8 +134,11 @@ struct Im2colNchw8Loader {
     const int dx = static_cast<int>(s) * p.dil_w;
     // The host keeps one image-and-group slice of x below 2^31 bytes.
     const int id = run_id0 + dz, ih = run_ih0 + dy, iw = run_iw0 + dx;
-    if (id >= 0 && id < run_d && ih >= 0 && ih < run_h && iw >= 0 && iw + 3 < run_w)
-      return load_4_bytes(x + ((c * run_d + id) * run_h + ih) * run_w + iw);
+    if (id >= 0 && id < run_d && ih >= 0 && ih < run_h && iw >= 0 && iw + 3 < run_w) {
+      const RTX_STD::uintptr_t a = reinterpret_cast<RTX_STD::uintptr_t>(x + ((c * run_d + id) * run_h + ih) * run_w + iw);
+      // Only words inside this image's and group's slice of x (no read past the tensor).
+      if ((a & ~static_cast<RTX_STD::uintptr_t>(3)) >= x_begin && ((a + 3) | 3) < x_end) return load_4_bytes(a);
+    }
     int off[4];
 #pragma unroll
     for (int j = 0; j < 4; ++j) {
