@@ -27,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_util.hpp"
 #include "ir/graph.hpp"
 #include "jit/cache.hpp"
 #include "jit/compiler.hpp"
@@ -38,17 +39,9 @@
 using namespace rtx;
 using namespace rtx::jit;
 using namespace rtx::jit::kernels;
+using namespace rtx::bench;
 
 namespace {
-
-#define CHECK_CUDA(call)                                                                          \
-  do {                                                                                            \
-    const cudaError_t e_ = (call);                                                                \
-    if (e_ != cudaSuccess) {                                                                      \
-      std::fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #call, cudaGetErrorString(e_)); \
-      std::exit(1);                                                                               \
-    }                                                                                             \
-  } while (0)
 
 struct Shape {
   const char* name;
@@ -78,19 +71,6 @@ std::vector<AttentionTile> tiles_for(int head_dim) {
   for (const AttentionTile& m : more)
     if (!(m == t.front())) t.push_back(m);
   return t;
-}
-
-std::vector<int64_t> parse_list(const char* s) {
-  std::vector<int64_t> v;
-  std::string t(s);
-  size_t pos = 0;
-  while (pos < t.size()) {
-    const size_t comma = t.find(',', pos);
-    v.push_back(std::stoll(t.substr(pos, comma - pos)));
-    if (comma == std::string::npos) break;
-    pos = comma + 1;
-  }
-  return v;
 }
 
 /// Device memory of `bytes` filled with uniform random values of `dtype` in [-1, 1).
@@ -210,9 +190,6 @@ int main(int argc, char** argv) {
   CHECK_CUDA(cudaMalloc(&y, max_q * 2));
   cudaStream_t stream;
   CHECK_CUDA(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
-  cudaEvent_t start, stop;
-  CHECK_CUDA(cudaEventCreate(&start));
-  CHECK_CUDA(cudaEventCreate(&stop));
 
   std::printf("\n%-30s %-26s %10s %9s %9s %6s\n", "shape", "kernel", "median ms", "TFLOP/s", "GB/s",
               "ok");
@@ -269,35 +246,17 @@ int main(int argc, char** argv) {
         finite = finite && std::isfinite(v);
       }
 
-      // A graph of `chain` launches, replayed `reps` times after a warm-up.
-      cudaGraph_t graph;
-      cudaGraphExec_t exec;
-      CHECK_CUDA(cudaStreamBeginCapture(stream, cudaStreamCaptureModeRelaxed));
-      for (int c = 0; c < chain; ++c)
+      // A graph of `chain` launches, replayed `reps` times after the warm-up.
+      const GraphTime timing = time_graph(stream, chain, reps, [&](int) {
         if (auto ok = run(spec, *kernel, problem, bufs, stream); !ok) {
           std::fprintf(stderr, "%s\n", ok.error().to_string().c_str());
-          return 1;
+          std::exit(1);
         }
-      CHECK_CUDA(cudaStreamEndCapture(stream, &graph));
-      CHECK_CUDA(cudaGraphInstantiate(&exec, graph, 0));
-      CHECK_CUDA(cudaGraphLaunch(exec, stream));
-      CHECK_CUDA(cudaStreamSynchronize(stream));
-      std::vector<float> ms(static_cast<size_t>(reps));
-      for (float& m : ms) {
-        CHECK_CUDA(cudaEventRecord(start, stream));
-        CHECK_CUDA(cudaGraphLaunch(exec, stream));
-        CHECK_CUDA(cudaEventRecord(stop, stream));
-        CHECK_CUDA(cudaEventSynchronize(stop));
-        CHECK_CUDA(cudaEventElapsedTime(&m, start, stop));
-        m /= static_cast<float>(chain);
-      }
-      CHECK_CUDA(cudaGraphExecDestroy(exec));
-      CHECK_CUDA(cudaGraphDestroy(graph));
-      std::sort(ms.begin(), ms.end());
-      const double med = ms[ms.size() / 2];
+      });
+      const double med = timing.median_ms;
       std::printf("%-30s %-26s %10.4f %9.1f %9.0f %6s   (min %.4f max %.4f)\n", s.name,
                   spec.describe().c_str(), med, flops / (med * 1e-3) / 1e12,
-                  bytes / (med * 1e-3) / 1e9, finite ? "yes" : "NaN", ms.front(), ms.back());
+                  bytes / (med * 1e-3) / 1e9, finite ? "yes" : "NaN", timing.min_ms, timing.max_ms);
       std::fflush(stdout);
     }
   }

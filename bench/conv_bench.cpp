@@ -39,6 +39,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_util.hpp"
 #include "jit/cache.hpp"
 #include "jit/compiler.hpp"
 #include "jit/device.hpp"
@@ -51,17 +52,9 @@
 using namespace rtx;
 using namespace rtx::jit;
 using namespace rtx::jit::kernels;
+using namespace rtx::bench;
 
 namespace {
-
-#define CHECK_CUDA(call)                                                                          \
-  do {                                                                                            \
-    const cudaError_t e_ = (call);                                                                \
-    if (e_ != cudaSuccess) {                                                                      \
-      std::fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #call, cudaGetErrorString(e_)); \
-      std::exit(1);                                                                               \
-    }                                                                                             \
-  } while (0)
 
 /// One convolution of ResNet-50 (v1.5: stride 2 sits in the 3x3 layer); square, pad k / 2.
 struct Layer {
@@ -100,18 +93,6 @@ std::string label(const Layer& l) {
   return s;
 }
 
-std::vector<std::string> split(const std::string& s) {
-  std::vector<std::string> v;
-  size_t pos = 0;
-  while (pos <= s.size()) {
-    const size_t comma = s.find(',', pos);
-    v.push_back(s.substr(pos, comma - pos));
-    if (comma == std::string::npos) break;
-    pos = comma + 1;
-  }
-  return v;
-}
-
 /// Uniform int8 over [-128, 127]; eight values per generator call (batch-32 inputs are large).
 std::vector<int8_t> random_int8(size_t count, uint64_t seed) {
   std::mt19937_64 rng(seed);
@@ -137,37 +118,6 @@ std::vector<uint16_t> random_f16(size_t count, uint64_t seed, double range) {
     }
   }
   return out;
-}
-
-/// Median per-launch milliseconds of `launch(i)` chains captured into a graph.
-template <class Launch>
-double time_graph(cudaStream_t stream, int chain, int reps, Launch&& launch) {
-  cudaGraph_t graph;
-  cudaGraphExec_t exec;
-  CHECK_CUDA(cudaStreamBeginCapture(stream, cudaStreamCaptureModeRelaxed));
-  for (int i = 0; i < chain; ++i) launch(i);
-  CHECK_CUDA(cudaStreamEndCapture(stream, &graph));
-  CHECK_CUDA(cudaGraphInstantiate(&exec, graph, 0));
-  cudaEvent_t start, stop;
-  CHECK_CUDA(cudaEventCreate(&start));
-  CHECK_CUDA(cudaEventCreate(&stop));
-  for (int w = 0; w < 3; ++w) CHECK_CUDA(cudaGraphLaunch(exec, stream));  // warm-up
-  std::vector<double> samples;
-  for (int r = 0; r < reps; ++r) {
-    CHECK_CUDA(cudaEventRecord(start, stream));
-    CHECK_CUDA(cudaGraphLaunch(exec, stream));
-    CHECK_CUDA(cudaEventRecord(stop, stream));
-    CHECK_CUDA(cudaEventSynchronize(stop));
-    float ms = 0;
-    CHECK_CUDA(cudaEventElapsedTime(&ms, start, stop));
-    samples.push_back(static_cast<double>(ms) / chain);
-  }
-  CHECK_CUDA(cudaEventDestroy(start));
-  CHECK_CUDA(cudaEventDestroy(stop));
-  CHECK_CUDA(cudaGraphExecDestroy(exec));
-  CHECK_CUDA(cudaGraphDestroy(graph));
-  std::sort(samples.begin(), samples.end());
-  return samples[samples.size() / 2];
 }
 
 /// `sets` copies of one tensor in a single allocation, each starting on a 256-byte boundary
@@ -576,8 +526,8 @@ int main(int argc, char** argv) {
     const double f_est =
         std::max(ops / 150e12, 2.0 * static_cast<double>(x_count + w_count + y_count) / 2.5e12) *
         1e3;
-    row.q_ms = time_graph(stream, chain_for(q_sets, q_est), reps, q_launch);
-    row.f_ms = time_graph(stream, chain_for(f_sets, f_est), reps, f_launch);
+    row.q_ms = time_graph(stream, chain_for(q_sets, q_est), reps, q_launch).median_ms;
+    row.f_ms = time_graph(stream, chain_for(f_sets, f_est), reps, f_launch).median_ms;
     std::printf("  %-28s N=%-3lld qconv %8.4f ms %6.1f TOP/s  f16 %8.4f ms %6.1f TFLOP/s  x%.2f",
                 label(layer).c_str(), static_cast<long long>(row.batch), row.q_ms,
                 ops / (row.q_ms * 1e9), row.f_ms, ops / (row.f_ms * 1e9), row.f_ms / row.q_ms);

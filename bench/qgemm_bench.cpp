@@ -29,6 +29,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_util.hpp"
 #include "jit/cache.hpp"
 #include "jit/compiler.hpp"
 #include "jit/device.hpp"
@@ -44,40 +45,9 @@
 using namespace rtx;
 using namespace rtx::jit;
 using namespace rtx::jit::kernels;
+using namespace rtx::bench;
 
 namespace {
-
-#define CHECK_CUDA(call)                                                                       \
-  do {                                                                                         \
-    const cudaError_t e_ = (call);                                                             \
-    if (e_ != cudaSuccess) {                                                                   \
-      std::fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #call, cudaGetErrorString(e_)); \
-      std::exit(1);                                                                            \
-    }                                                                                          \
-  } while (0)
-
-#if defined(RTX_HAVE_CUBLASLT)
-#define CHECK_LT(call)                                                              \
-  do {                                                                              \
-    const cublasStatus_t s_ = (call);                                               \
-    if (s_ != CUBLAS_STATUS_SUCCESS) {                                              \
-      std::fprintf(stderr, "%s:%d: %s: status %d\n", __FILE__, __LINE__, #call, int(s_)); \
-      std::exit(1);                                                                 \
-    }                                                                               \
-  } while (0)
-#endif
-
-std::vector<std::string> split(const std::string& s) {
-  std::vector<std::string> v;
-  size_t pos = 0;
-  while (pos <= s.size()) {
-    const size_t comma = s.find(',', pos);
-    v.push_back(s.substr(pos, comma - pos));
-    if (comma == std::string::npos) break;
-    pos = comma + 1;
-  }
-  return v;
-}
 
 /// Random 8-bit codes: int8 uniform over [-128, 127]; e4m3 values uniform in [-2, 2) rounded.
 std::vector<uint8_t> random_codes(bool fp8, size_t count, uint64_t seed) {
@@ -91,37 +61,6 @@ std::vector<uint8_t> random_codes(bool fp8, size_t count, uint64_t seed) {
     for (auto& c : out) c = static_cast<uint8_t>(static_cast<int8_t>(u(rng)));
   }
   return out;
-}
-
-/// Median per-launch milliseconds of `launch(i)` chains captured into a graph.
-template <class Launch>
-double time_graph(cudaStream_t stream, int chain, int reps, Launch&& launch) {
-  cudaGraph_t graph;
-  cudaGraphExec_t exec;
-  CHECK_CUDA(cudaStreamBeginCapture(stream, cudaStreamCaptureModeRelaxed));
-  for (int i = 0; i < chain; ++i) launch(i);
-  CHECK_CUDA(cudaStreamEndCapture(stream, &graph));
-  CHECK_CUDA(cudaGraphInstantiate(&exec, graph, 0));
-  cudaEvent_t start, stop;
-  CHECK_CUDA(cudaEventCreate(&start));
-  CHECK_CUDA(cudaEventCreate(&stop));
-  for (int w = 0; w < 3; ++w) CHECK_CUDA(cudaGraphLaunch(exec, stream));  // warm-up
-  std::vector<double> samples;
-  for (int r = 0; r < reps; ++r) {
-    CHECK_CUDA(cudaEventRecord(start, stream));
-    CHECK_CUDA(cudaGraphLaunch(exec, stream));
-    CHECK_CUDA(cudaEventRecord(stop, stream));
-    CHECK_CUDA(cudaEventSynchronize(stop));
-    float ms = 0;
-    CHECK_CUDA(cudaEventElapsedTime(&ms, start, stop));
-    samples.push_back(static_cast<double>(ms) / chain);
-  }
-  CHECK_CUDA(cudaEventDestroy(start));
-  CHECK_CUDA(cudaEventDestroy(stop));
-  CHECK_CUDA(cudaGraphExecDestroy(exec));
-  CHECK_CUDA(cudaGraphDestroy(graph));
-  std::sort(samples.begin(), samples.end());
-  return samples[samples.size() / 2];
 }
 
 /// A device scalar.
@@ -379,9 +318,9 @@ int main(int argc, char** argv) {
     const double ops = 2.0 * static_cast<double>(n) * n * n;
     const double est_ms = ops / 800e12 * 1e3;
     const int chain = static_cast<int>(std::clamp(2.0 / std::max(est_ms, 1e-3), 2.0, 64.0));
-    const double rtx_ms = time_graph(stream, chain, reps, rtx_launch);
+    const double rtx_ms = time_graph(stream, chain, reps, rtx_launch).median_ms;
 #if defined(RTX_HAVE_CUBLASLT)
-    lt_ms = time_graph(stream, chain, reps, lt_launch);
+    lt_ms = time_graph(stream, chain, reps, lt_launch).median_ms;
     CHECK_LT(cublasLtMatmulPreferenceDestroy(pref));
     CHECK_LT(cublasLtMatrixLayoutDestroy(la));
     CHECK_LT(cublasLtMatrixLayoutDestroy(lb));
