@@ -146,8 +146,14 @@ Expected<void> ConvSpec::validate() const {
       return spec_error(*this, "im2col copies must divide evenly among threads");
   } else {
     if (vec_b != 1) return spec_error(*this, "NCHW im2col gathers single elements (vec_b = 1)");
-    if (threads % tile.bn != 0 || tile.bk % (threads / tile.bn) != 0)
+    if (elem_bytes(input) == 2) {
+      // Im2colNchw16Loader: quads of 4 positions, each quad's threads splitting the k rows.
+      const int quads = tile.bn / 4;
+      if (tile.bn % 4 != 0 || threads % quads != 0 || tile.bk % (threads / quads) != 0)
+        return spec_error(*this, "16-bit NCHW im2col needs threads to cover whole quad rows of BN");
+    } else if (threads % tile.bn != 0 || tile.bk % (threads / tile.bn) != 0) {
       return spec_error(*this, "NCHW im2col needs threads to be a multiple of BN");
+    }
   }
   return {};
 }

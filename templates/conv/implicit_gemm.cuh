@@ -8,9 +8,10 @@
 //         the group offset must be multiples of kVecA), B = OHWI weights (K-major dense).
 //         The fast path: 16-byte cp.async copies when C / G is a multiple of 8 (16-bit) or 4.
 //   NCHW: A = OIHW weights (K-major dense), B = im2col (rows = K, columns = output positions
-//         of one image, gathered one element at a time). Correct for every shape, slower;
-//         1x1 stride-1 unpadded NCHW convolutions are plain batched GEMMs (the host plans them
-//         onto the GEMM kernel).
+//         of one image). 16-bit: quads of 4 positions read as two words where consecutive in x
+//         (conv/im2col_quad.cuh), element by element at borders and other strides; f32: one
+//         cp.async per element. Correct for every shape; 1x1 stride-1 unpadded NCHW
+//         convolutions are plain batched GEMMs (the host plans them onto the GEMM kernel).
 //
 // Contract
 //   template parameters:
@@ -29,6 +30,7 @@
 //       (rtx::kernels::gemm::Activation)1, (rtx::kernels::gemm::BiasMode)1, false, false>>
 #pragma once
 
+#include "conv/im2col_quad.cuh"
 #include "conv/params.cuh"
 #include "gemm/epilogue.cuh"
 #include "gemm/mma_core.cuh"
@@ -113,17 +115,18 @@ struct Im2colNhwcLoader {
   }
 };
 
-/// NCHW im2col operand (GEMM B, MN-major: stored rows = k, columns = output positions of one
-/// image), k = (c, t, r, s). Each thread owns one column (its position decoded once) and walks
-/// its rows of the k-tile, stepping the (c, t, r, s) counters instead of dividing.
+/// NCHW im2col operand of 4-byte elements (GEMM B, MN-major: stored rows = k, columns = output
+/// positions of one image), k = (c, t, r, s). Each thread owns one column (its position decoded
+/// once) and walks its rows of the k-tile, stepping the (c, t, r, s) counters instead of
+/// dividing; one cp.async per element.
 template <class T, int kBN, int kBK, int kThreads>
 struct Im2colNchwLoader {
+  static_assert(sizeof(T) == 4, "rtx: 16-bit elements take Im2colNchw16Loader");
   using Layout = gemm::TileLayout<T, kBN, kBK, false>;
   static_assert(kThreads % kBN == 0, "rtx: threads must be a multiple of BN");
   static constexpr int kRowsPerPass = kThreads / kBN;
   static_assert(kBK % kRowsPerPass == 0, "rtx: k-tile rows must divide among passes");
   static constexpr int kPerThread = kBK / kRowsPerPass;
-  static constexpr int kChunk = kPerThread % 8 == 0 ? 8 : kPerThread % 4 == 0 ? 4 : kPerThread % 2 == 0 ? 2 : 1;
 
   const T* x;  // this image's and group's first channel
   const ConvParams* cp;
@@ -169,30 +172,88 @@ struct Im2colNchwLoader {
       }
       return off;
     };
-    if constexpr (sizeof(T) == 4) {
-      // 4-byte elements: one asynchronous copy per element, issued as its offset is known.
+    // 4-byte elements: one asynchronous copy per element, issued as its offset is known.
 #pragma unroll
-      for (int i = 0; i < kPerThread; ++i) {
-        bool ok;
-        const RTX_STD::int64_t off = next(ok);
-        gemm::cp_async<4>(stage + Layout::offset(row0 + i * kRowsPerPass, col), x + off, ok ? 4 : 0);
+    for (int i = 0; i < kPerThread; ++i) {
+      bool ok;
+      const RTX_STD::int64_t off = next(ok);
+      gemm::cp_async<4>(stage + Layout::offset(row0 + i * kRowsPerPass, col), x + off, ok ? 4 : 0);
+    }
+  }
+};
+
+/// NCHW im2col operand of 16-bit elements (GEMM B, MN-major: stored rows = k, columns = output
+/// positions of one image), k = (c, t, r, s). A thread owns a quad of 4 consecutive positions
+/// (QuadWindow) and a run of kPer consecutive k rows of the k-tile; per k it reads the quad's 4
+/// elements as two words where they are consecutive in x (conv/im2col_quad.cuh) and one by one
+/// elsewhere (padding, strides, quads across rows), and stores them with one 8-byte shared
+/// store. Consecutive lanes take consecutive quads, so a warp reads one k row's 256 bytes.
+template <class T, int kBN, int kBK, int kThreads>
+struct Im2colNchw16Loader {
+  static_assert(sizeof(T) == 2, "rtx: 16-bit elements");
+  using Layout = gemm::TileLayout<T, kBN, kBK, false>;
+  static constexpr int kQuads = kBN / 4;
+  static_assert(kBN % 4 == 0 && kThreads % kQuads == 0, "rtx: threads must cover whole quad rows of BN");
+  static constexpr int kRuns = kThreads / kQuads;  // threads per quad
+  static_assert(kBK % kRuns == 0, "rtx: k-tile rows must divide among a quad's threads");
+  static constexpr int kPer = kBK / kRuns;  // consecutive k rows per thread
+
+  const unsigned short* x;  // this image's and group's first channel
+  const ConvParams* cp;
+  int quad, run;
+  QuadWindow<2> window;
+
+  __device__ __forceinline__ Im2colNchw16Loader(const T* x_image_group, const ConvParams& params,
+                                                RTX_STD::int64_t n0)
+      : x(reinterpret_cast<const unsigned short*>(x_image_group)),
+        cp(&params),
+        quad(static_cast<int>(threadIdx.x) % kQuads),
+        run(static_cast<int>(threadIdx.x) / kQuads),
+        window(x_image_group, params, static_cast<int>(n0) + 4 * quad) {}
+
+  __device__ __forceinline__ void load(unsigned stage, RTX_STD::int64_t k0) const {
+    const ConvParams& p = *cp;
+    const int row0 = run * kPer;
+    RTX_STD::int64_t k = k0 + row0;
+    // (c, t, r, s) of the run's first k, decoded once and then stepped.
+    unsigned c = 0, t = 0, r = 0, s = 0;
+    if (k < p.gemm.k) {
+      unsigned rest = p.div_s.divmod(static_cast<unsigned>(k), s);
+      rest = p.div_r.divmod(rest, r);
+      c = p.div_t.divmod(rest, t);
+    }
+#pragma unroll 4
+    for (int i = 0; i < kPer; ++i) {
+      unsigned w[2] = {0u, 0u};  // the quad's 4 elements, position 0 in the low half of w[0]
+      if (k < p.gemm.k) {
+        const int dz = static_cast<int>(t) * p.dil_d, dy = static_cast<int>(r) * p.dil_h;
+        const int dx = static_cast<int>(s) * p.dil_w;
+        RTX_STD::uintptr_t a;
+        if (window.run_address(static_cast<int>(c), dz, dy, dx, a)) {
+          load_words<2>(a, w);
+        } else {
+          int off[4];
+#pragma unroll
+          for (int j = 0; j < 4; ++j) off[j] = window.offset(p, j, static_cast<int>(c), dz, dy, dx);
+          unsigned e[4];
+#pragma unroll
+          for (int j = 0; j < 4; ++j) e[j] = off[j] >= 0 ? static_cast<unsigned>(__ldg(x + off[j])) : 0u;
+          w[0] = e[0] | (e[1] << 16);
+          w[1] = e[2] | (e[3] << 16);
+        }
       }
-    } else {
-      // 2-byte elements have no cp.async and pass through registers. In chunks: the chunk's
-      // offsets first (the carry loop is control flow no load can be scheduled across), then its
-      // loads together (kChunk in flight instead of one at a time), then the stores.
-#pragma unroll 1
-      for (int i0 = 0; i0 < kPerThread; i0 += kChunk) {
-        RTX_STD::int64_t off[kChunk];
-        bool ok[kChunk];
-#pragma unroll
-        for (int j = 0; j < kChunk; ++j) off[j] = next(ok[j]);
-        unsigned short bits[kChunk];
-#pragma unroll
-        for (int j = 0; j < kChunk; ++j) bits[j] = ok[j] ? reinterpret_cast<const unsigned short*>(x)[off[j]] : 0;
-#pragma unroll
-        for (int j = 0; j < kChunk; ++j)
-          gemm::sts_u16(stage + Layout::offset(row0 + (i0 + j) * kRowsPerPass, col), bits[j]);
+      asm volatile("st.shared.v2.b32 [%0], {%1, %2};\n" ::"r"(stage + Layout::offset(row0 + i, 4 * quad)),
+                   "r"(w[0]), "r"(w[1]));
+      ++k;
+      if (++s == static_cast<unsigned>(p.ker_s)) {
+        s = 0;
+        if (++r == static_cast<unsigned>(p.ker_r)) {
+          r = 0;
+          if (++t == static_cast<unsigned>(p.ker_t)) {
+            t = 0;
+            ++c;
+          }
+        }
       }
     }
   }
@@ -207,9 +268,11 @@ __global__ void __launch_bounds__(Shape::kThreads, 1)
   using LoaderA = typename RTX_STD::conditional<
       kNhwc, Im2colNhwcLoader<TIn, Shape::BM, Shape::BK, kVecA, Shape::kThreads>,
       gemm::DenseLoader<TIn, Shape::BM, Shape::BK, true, kVecA, Shape::kThreads>>::type;
+  using Im2colB = typename RTX_STD::conditional<sizeof(TIn) == 2,
+                                                 Im2colNchw16Loader<TIn, Shape::BN, Shape::BK, Shape::kThreads>,
+                                                 Im2colNchwLoader<TIn, Shape::BN, Shape::BK, Shape::kThreads>>::type;
   using LoaderB = typename RTX_STD::conditional<
-      kNhwc, gemm::DenseLoader<TIn, Shape::BN, Shape::BK, true, kVecB, Shape::kThreads>,
-      Im2colNchwLoader<TIn, Shape::BN, Shape::BK, Shape::kThreads>>::type;
+      kNhwc, gemm::DenseLoader<TIn, Shape::BN, Shape::BK, true, kVecB, Shape::kThreads>, Im2colB>::type;
   extern __shared__ __align__(128) unsigned char smem[];
   const gemm::GemmParams& p = cp.gemm;
 

@@ -47,6 +47,7 @@
 //       (rtx::kernels::qgemm::BiasMode)2, true, true>>
 #pragma once
 
+#include "conv/im2col_quad.cuh"
 #include "conv/params.cuh"
 #include "gemm/mma_core.cuh"
 #include "qconv/params.cuh"
@@ -55,16 +56,6 @@
 #include "rtx/config.hpp"
 
 namespace rtx::kernels::qconv {
-
-/// Four consecutive bytes at any address a: the aligned word(s) holding them (bytes a & ~3 to
-/// (a + 3) | 3) and a funnel shift. The caller checks that those words lie inside the tensor.
-__device__ __forceinline__ unsigned load_4_bytes(RTX_STD::uintptr_t a) {
-  const unsigned* w = reinterpret_cast<const unsigned*>(a & ~static_cast<RTX_STD::uintptr_t>(3));
-  const unsigned shift = static_cast<unsigned>(a & 3) * 8;
-  const unsigned lo = __ldg(w);
-  const unsigned hi = shift != 0 ? __ldg(w + 1) : 0u;
-  return __funnelshift_r(lo, hi, shift);
-}
 
 /// NCHW im2col of 8-bit activations into a K-major tile (rows = output positions, kBK bytes of k
 /// each). A thread owns a quad of 4 consecutive positions and a run of kPer 4-k blocks; it loads
@@ -90,62 +81,30 @@ struct Im2colNchw8Loader {
   const unsigned char* x;  // this image's and group's first channel
   const conv::ConvParams* cp;
   int quad, run;
-  int id0[4], ih0[4], iw0[4];  // window origins (conv::window_origin)
-  // The quad's one-load path: when its 4 bytes for a k are consecutive in x, they start at
-  // ((c * run_d + id) * run_h + ih) * run_w + iw with (id, ih, iw) = run origin + tap offset,
-  // and the load is taken when that lies inside (run_d, run_h, run_w - 3). A row run (stride 1
-  // along W, the quad in one output row) uses the input's dims; a 1x1 unpadded stride-1
-  // convolution sees the input plane as one row of run_w = D * H * W bytes starting at the
-  // quad's first position. run_w = 0 turns the path off.
-  int run_d, run_h, run_w, run_id0, run_ih0, run_iw0;
-  RTX_STD::uintptr_t x_begin, x_end;  // the slice's bytes: C / G planes
+  conv::QuadWindow<1> window;
 
   __device__ __forceinline__ Im2colNchw8Loader(const unsigned char* x_image_group,
                                                const conv::ConvParams& params, RTX_STD::int64_t n0)
-      : x(x_image_group), cp(&params) {
-    const int lane = static_cast<int>(threadIdx.x) & 31, warp = static_cast<int>(threadIdx.x) >> 5;
-    quad = (lane & 7) + 8 * (warp % kWarpCols);
-    run = (lane >> 3) + 4 * (warp / kWarpCols);
-    const int pos0 = static_cast<int>(n0) + 4 * quad;
-#pragma unroll
-    for (int j = 0; j < 4; ++j) conv::window_origin(params, pos0 + j, id0[j], ih0[j], iw0[j]);
-    const bool whole = pos0 + 3 < params.gemm.n;
-    const bool pointwise = params.ker_t == 1 && params.ker_r == 1 && params.ker_s == 1 && params.stride_d == 1 &&
-                           params.stride_h == 1 && params.stride_w == 1 && params.pad_d == 0 &&
-                           params.pad_h == 0 && params.pad_w == 0;
-    x_begin = reinterpret_cast<RTX_STD::uintptr_t>(x_image_group);
-    x_end = x_begin + static_cast<RTX_STD::uintptr_t>(params.cg) * params.in_d * params.in_h * params.in_w;
-    run_d = params.in_d, run_h = params.in_h, run_w = params.in_w;
-    run_id0 = id0[0], run_ih0 = ih0[0], run_iw0 = iw0[0];
-    if (whole && pointwise) {
-      run_d = run_h = 1;
-      run_w = params.in_d * params.in_h * params.in_w;
-      run_id0 = run_ih0 = 0;
-      run_iw0 = pos0;
-    } else if (!(whole && params.stride_w == 1 && id0[3] == id0[0] && ih0[3] == ih0[0])) {
-      run_w = 0;
-    }
-  }
+      : x(x_image_group),
+        cp(&params),
+        quad((static_cast<int>(threadIdx.x) & 7) + 8 * ((static_cast<int>(threadIdx.x) >> 5) % kWarpCols)),
+        run(((static_cast<int>(threadIdx.x) >> 3) & 3) + 4 * ((static_cast<int>(threadIdx.x) >> 5) / kWarpCols)),
+        window(x_image_group, params, static_cast<int>(n0) + 4 * quad) {}
 
   /// The 4 positions' bytes of input channel c at kernel tap (t, r, s), byte j = position j.
   __device__ __forceinline__ unsigned gather(int c, unsigned t, unsigned r, unsigned s) const {
     const conv::ConvParams& p = *cp;
     const int dz = static_cast<int>(t) * p.dil_d, dy = static_cast<int>(r) * p.dil_h;
     const int dx = static_cast<int>(s) * p.dil_w;
-    // The host keeps one image-and-group slice of x below 2^31 bytes.
-    const int id = run_id0 + dz, ih = run_ih0 + dy, iw = run_iw0 + dx;
-    if (id >= 0 && id < run_d && ih >= 0 && ih < run_h && iw >= 0 && iw + 3 < run_w) {
-      const RTX_STD::uintptr_t a = reinterpret_cast<RTX_STD::uintptr_t>(x + ((c * run_d + id) * run_h + ih) * run_w + iw);
-      // Only words inside this image's and group's slice of x (no read past the tensor).
-      if ((a & ~static_cast<RTX_STD::uintptr_t>(3)) >= x_begin && ((a + 3) | 3) < x_end) return load_4_bytes(a);
+    RTX_STD::uintptr_t a;
+    if (window.run_address(c, dz, dy, dx, a)) {
+      unsigned word[1];
+      conv::load_words<1>(a, word);
+      return word[0];
     }
     int off[4];
 #pragma unroll
-    for (int j = 0; j < 4; ++j) {
-      const int jd = id0[j] + dz, jh = ih0[j] + dy, jw = iw0[j] + dx;
-      const bool ok = jd >= 0 && jd < p.in_d && jh >= 0 && jh < p.in_h && jw >= 0 && jw < p.in_w;
-      off[j] = ok ? ((c * p.in_d + jd) * p.in_h + jh) * p.in_w + jw : -1;
-    }
+    for (int j = 0; j < 4; ++j) off[j] = window.offset(p, j, c, dz, dy, dx);
     unsigned word = 0;
 #pragma unroll
     for (int j = 0; j < 4; ++j) word |= (off[j] >= 0 ? static_cast<unsigned>(__ldg(x + off[j])) : 0u) << (8 * j);
