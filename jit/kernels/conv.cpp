@@ -367,8 +367,7 @@ Expected<void> can_implement(const ConvSpec& spec, const ConvProblem& p) {
       if (cg != 1) return problem_error(spec, "depthwise needs groups == C");
       return {};
     case ConvAlgorithm::kGemm: {
-      if (p.taps() != 1 || p.stride != std::array<int64_t, 3>{1, 1, 1} ||
-          p.pad != std::array<int64_t, 3>{0, 0, 0})
+      if (!p.is_pointwise())
         return problem_error(spec, "the GEMM path takes 1x1, stride 1, unpadded convolutions");
       auto ok = can_implement(spec.gemm_spec(), conv_gemm_problem(p));
       if (!ok) return problem_error(spec, ok.error().message);
@@ -607,8 +606,7 @@ ConvSpec choose_conv_spec(DataType input, const ConvProblem& p, bool bias,
   const int e = elem_bytes(input);
   const int bk = 128 / e;
   const int limit = max_shared_bytes(options.sm);
-  const bool one_by_one = p.taps() == 1 && p.stride == std::array<int64_t, 3>{1, 1, 1} &&
-                          p.pad == std::array<int64_t, 3>{0, 0, 0};
+  const bool one_by_one = p.is_pointwise();
   if (options.layout == ConvLayout::kNCHW && one_by_one) {
     GemmPlanOptions gopts;
     gopts.sm = options.sm;

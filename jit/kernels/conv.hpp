@@ -95,6 +95,12 @@ struct ConvProblem {
   int64_t taps() const { return kernel[0] * kernel[1] * kernel[2]; }
   /// The GEMM K of the implicit GEMM: (C / G) * taps.
   int64_t gemm_k() const { return c / groups * taps(); }
+  /// 1x1 kernel, stride 1 and no padding at either end: the im2col matrix of one image is x's
+  /// (C, positions) itself.
+  bool is_pointwise() const {
+    return taps() == 1 && stride == std::array<int64_t, 3>{1, 1, 1} && pad == std::array<int64_t, 3>{0, 0, 0} &&
+           out == in;
+  }
   /// Output shape in `layout` with the caller's spatial rank.
   std::vector<int64_t> output_shape(ConvLayout layout) const;
   /// Input shape in `layout` with the caller's spatial rank.

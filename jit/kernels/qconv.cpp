@@ -58,7 +58,7 @@ std::string QConvSpec::name_expression() const {
   s << "rtx::kernels::qconv::qconv_mma<" << cuda_type_name(w) << ", " << cuda_type_name(x) << ", "
     << cuda_type_name(scale) << ", " << cuda_type_name(mid) << ", " << cuda_type_name(output)
     << ", rtx::kernels::gemm::TileShape<" << tile.bm << ", " << tile.bn << ", " << tile.bk << ", "
-    << tile.stages << ", " << tile.warps_m << ", " << tile.warps_n << ">, " << vec_w << ", "
+    << tile.stages << ", " << tile.warps_m << ", " << tile.warps_n << ">, " << vec_w << ", " << vec_x << ", "
     << (per_channel ? "true" : "false") << ", rtx::kernels::qgemm::QEpilogue<(rtx::kernels::gemm::Activation)"
     << static_cast<int>(activation) << ", (rtx::kernels::qgemm::BiasMode)" << (bias ? 2 : 0) << ", "
     << (quantize ? "true" : "false") << ", true>>";
@@ -76,7 +76,8 @@ Program QConvSpec::program() const {
 int QConvSpec::threads() const { return tile.warps_m * tile.warps_n * 32; }
 
 int QConvSpec::shared_bytes() const {
-  const int pipeline = tile.stages * (tile.bm + tile.bn) * tile.bk;
+  // Pointwise kernels transpose each B stage into one more B tile.
+  const int pipeline = tile.stages * (tile.bm + tile.bn) * tile.bk + (vec_x != 0 ? tile.bn * tile.bk : 0);
   const int epilogue = tile.bm * (tile.bn + 8) * 4;
   return std::max(pipeline, epilogue);
 }
@@ -102,11 +103,20 @@ Expected<void> QConvSpec::validate() const {
   const int threads = this->threads();
   if ((t.bm * t.bk / vec_w) % threads != 0)
     return spec_error(*this, "weight tile copies must divide evenly among the block's threads");
-  // The im2col loader (Im2colNchw8Loader): quads of 4 positions, 8 quads per warp, each quad's
-  // threads splitting the 32 4-k blocks of a k-tile into equal runs.
-  const int quads = t.bn / 4;
-  if (quads % 8 != 0 || threads % (32 * (quads / 8)) != 0 || 32 % (threads / quads) != 0)
-    return spec_error(*this, "the im2col loader needs BN a multiple of 32, whole warp rows and equal runs of k");
+  if (vec_x != 0) {
+    // PointwiseLoader: raw rows of BN bytes (a power-of-two number of 16-byte chunks), then
+    // qgemm::transpose_bytes over 4 x 4 blocks (8 k-blocks x 4 n-blocks per warp).
+    if (vec_x != 4 && vec_x != 8 && vec_x != 16) return spec_error(*this, "x copies are 4, 8 or 16 bytes");
+    const int chunks = t.bn / 16;
+    if (t.bn % 16 != 0 || (chunks & (chunks - 1)) != 0 || ((t.bk / 4) * (t.bn / 4)) % threads != 0)
+      return spec_error(*this, "the pointwise loader needs BN a power-of-two multiple of 16 and whole transpose blocks");
+  } else {
+    // The im2col loader (Im2colNchw8Loader): quads of 4 positions, 8 quads per warp, each quad's
+    // threads splitting the 32 4-k blocks of a k-tile into equal runs.
+    const int quads = t.bn / 4;
+    if (quads % 8 != 0 || threads % (32 * (quads / 8)) != 0 || 32 % (threads / quads) != 0)
+      return spec_error(*this, "the im2col loader needs BN a multiple of 32, whole warp rows and equal runs of k");
+  }
   const int out_vec = 16 / static_cast<int>(bit_width(output) / 8);
   if (t.bn % out_vec != 0 || threads % (t.bn / out_vec) != 0)
     return spec_error(*this, "the epilogue needs threads to cover whole rows of BN");
@@ -118,7 +128,8 @@ std::string QConvSpec::describe() const {
   std::ostringstream s;
   s << to_string(x) << "x" << to_string(w) << " " << to_string(mid) << "->" << to_string(output) << " "
     << tile.bm << "x" << tile.bn << "x" << tile.bk << " s" << tile.stages << " w" << tile.warps_m << "x"
-    << tile.warps_n << " v" << vec_w << " " << (per_channel ? "per_channel" : "per_tensor") << " "
+    << tile.warps_n << " v" << vec_w << (vec_x != 0 ? " x" + std::to_string(vec_x) : std::string()) << " "
+    << (per_channel ? "per_channel" : "per_tensor") << " "
     << activation_name(activation);
   if (bias) s << "+bias";
   if (quantize) s << "+q";
@@ -134,6 +145,7 @@ void to_json(nlohmann::json& j, const QConvSpec& s) {
       {"output", std::string(to_string(s.output))},
       {"per_channel", s.per_channel},
       {"vec_w", s.vec_w},
+      {"vec_x", s.vec_x},
       {"tile", {s.tile.bm, s.tile.bn, s.tile.bk, s.tile.stages, s.tile.warps_m, s.tile.warps_n}},
       {"activation", activation_name(s.activation)},
       {"bias", s.bias},
@@ -159,6 +171,8 @@ void from_json(const nlohmann::json& j, QConvSpec& s) {
     s.output = dtype("output");
     s.per_channel = j.at("per_channel").get<bool>();
     s.vec_w = j.at("vec_w").get<int>();
+    // Engines written before pointwise kernels existed have no vec_x: the gather.
+    s.vec_x = j.contains("vec_x") ? j.at("vec_x").get<int>() : 0;
     const auto tile = j.at("tile").get<std::vector<int>>();
     if (tile.size() != 6) fail("tile needs 6 values (bm, bn, bk, stages, warps_m, warps_n)");
     s.tile = GemmTile{tile[0], tile[1], tile[2], tile[3], tile[4], tile[5]};
@@ -192,6 +206,12 @@ Expected<void> can_implement(const QConvSpec& spec, const ConvProblem& p) {
   if (slice > kInt32Max) return problem_error(spec, "one image's group of x must stay below 2^31 elements");
   if (k * max_product(spec.x, spec.w) > kInt32Max)
     return problem_error(spec, "K = " + std::to_string(k) + " could overflow the s32 accumulators");
+  if (spec.vec_x != 0) {
+    if (!p.is_pointwise()) return problem_error(spec, "the pointwise kernel needs a 1x1, stride-1, unpadded convolution");
+    if (pos % spec.vec_x != 0)
+      return problem_error(spec, "the plane (" + std::to_string(pos) + " positions) is not a multiple of the " +
+                                     std::to_string(spec.vec_x) + "-byte x copies");
+  }
   return {};
 }
 
@@ -212,6 +232,8 @@ Expected<void> can_implement(const QConvSpec& spec, const ConvProblem& p, const 
   if (spec.quantize && b.y_scale == nullptr) return bad("no output scale buffer");
   if (reinterpret_cast<uintptr_t>(b.w) % static_cast<uintptr_t>(spec.vec_w) != 0)
     return bad("the weights are not aligned to " + std::to_string(spec.vec_w) + " bytes");
+  if (spec.vec_x != 0 && reinterpret_cast<uintptr_t>(b.x) % static_cast<uintptr_t>(spec.vec_x) != 0)
+    return bad("x is not aligned to " + std::to_string(spec.vec_x) + " bytes");
   if (reinterpret_cast<uintptr_t>(b.y) % static_cast<uintptr_t>(bit_width(spec.output) / 8) != 0)
     return bad("the output is not element-aligned");
   return {};
@@ -267,6 +289,9 @@ std::optional<QConvSpec> choose_qconv_spec(QConvSpec base, const ConvProblem& p,
   base.vec_w = k % 16 == 0 ? 16 : (k % 8 == 0 ? 8 : (k % 4 == 0 ? 4 : 0));
   if (base.vec_w == 0) return std::nullopt;
   const int64_t mg = p.m / std::max<int64_t>(p.groups, 1), pos = p.positions();
+  // Pointwise convolutions copy x's rows with cp.async when the plane allows whole copies
+  // (4 bytes at least); the gather serves the rest.
+  base.vec_x = !p.is_pointwise() ? 0 : pos % 16 == 0 ? 16 : (pos % 8 == 0 ? 8 : (pos % 4 == 0 ? 4 : 0));
   const int64_t batches = std::max<int64_t>(p.n * p.groups, 1);
   const int64_t sms = options.multiprocessors > 0 ? options.multiprocessors : 132;
   // Narrow tiles where the channels or the positions (late CNN stages: 7x7 = 49) would leave

@@ -55,6 +55,10 @@ struct QConvSpec {
   DataType output = DataType::kF32;   ///< mid, or int8 / uint8 with quantize
   bool per_channel = false;           ///< W's scale is per output channel
   int vec_w = 16;                     ///< weight bytes per cp.async copy: 4, 8 or 16
+  /// 0: the im2col gather (any geometry); 4, 8 or 16: a pointwise convolution (1x1, stride 1, no
+  /// padding) whose x rows are copied with cp.async of this many bytes and transposed in shared
+  /// memory (the plane and x's address must be multiples).
+  int vec_x = 0;
   GemmTile tile{128, 128, 128, 4, 2, 4};  ///< BK is 128 (bytes)
   GemmActivation activation = GemmActivation::kNone;
   bool bias = false;                  ///< Conv's B (one rounding with the product)
@@ -71,7 +75,8 @@ struct QConvSpec {
   bool supports(const Target& target) const { return target.sm >= 80; }
   /// Structural checks mirroring the template's static requirements (rtx.jit.811).
   Expected<void> validate() const;
-  /// "i8xi8 f16->i8 128x128x128 s4 w2x4 v16 per_channel relu+bias+q".
+  /// "i8xi8 f16->i8 128x128x128 s4 w2x4 v16 per_channel relu+bias+q" (" x16" after v16 for a
+  /// pointwise kernel).
   std::string describe() const;
 };
 

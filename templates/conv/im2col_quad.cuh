@@ -50,8 +50,10 @@ struct QuadWindow {
 #pragma unroll
     for (int j = 0; j < 4; ++j) window_origin(p, pos0 + j, id0[j], ih0[j], iw0[j]);
     const bool whole = pos0 + 3 < p.gemm.n;
+    // (Equal input and output dims: no padding at the far ends either.)
     const bool pointwise = p.ker_t == 1 && p.ker_r == 1 && p.ker_s == 1 && p.stride_d == 1 && p.stride_h == 1 &&
-                           p.stride_w == 1 && p.pad_d == 0 && p.pad_h == 0 && p.pad_w == 0;
+                           p.stride_w == 1 && p.pad_d == 0 && p.pad_h == 0 && p.pad_w == 0 &&
+                           p.in_d == p.out_d && p.in_h == p.out_h && p.in_w == p.out_w;
     begin = reinterpret_cast<RTX_STD::uintptr_t>(x_image_group);
     end = begin + static_cast<RTX_STD::uintptr_t>(p.cg) * p.in_d * p.in_h * p.in_w * kElemBytes;
     run_d = p.in_d, run_h = p.in_h, run_w = p.in_w;

@@ -18,7 +18,9 @@
 //       (two aligned loads and a funnel shift where the bytes are consecutive in x: stride 1
 //       along W inside the image, or 1x1 unpadded stride-1 convolutions; byte by byte at
 //       borders and other strides), transposes 4 x 4 blocks in registers and stores 4 k-bytes
-//       per position at once. No cp.async: padding and k >= K read as 0.
+//       per position at once. No cp.async: padding and k >= K read as 0. Pointwise
+//       convolutions (1x1, stride 1, no padding; kVecX != 0) copy x's channel rows raw with
+//       cp.async and transpose the tile in shared memory, as qgemm_mma does for MN-major B.
 //   D = y, NCHW: rows = output channels (row stride = positions), written as TOut.
 // Exactness: the s32 sums are exact (the host bounds K * max|x * w| below 2^31); the staged
 // value is float(acc) * (x_scale * w_scale[m]) as in qgemm_mma; with Conv's bias B the value
@@ -33,16 +35,20 @@
 //     Shape      gemm::TileShape<BM, BN, 128, kStages, WM, WN>; BN a multiple of 32, the warps
 //                covering whole rows of BN / 32 warps, whole runs of 4-k blocks per thread
 //     kVecW      bytes per weight copy (4, 8 or 16): K and the weights' address are multiples
+//     kVecX      0: the im2col gather (any geometry); 4, 8 or 16: a pointwise convolution (1x1,
+//                stride 1, no padding) whose x rows are copied raw, kVecX bytes per cp.async
+//                (the plane and x's address are multiples), and transposed in shared memory
 //     kPerChannel  W's scale: true per output channel (M values), false one value
 //     Epi        qgemm::QEpilogue<Activation, BiasMode kNone or kGemmC (Conv's B: one rounding
 //                with the product), kQuant, kSaturate>
 //   block shape: Shape::kThreads threads (x only)
 //   grid:        x = tiles_m * tiles_n, z = min(N * G, 65535) (blocks loop over the rest)
-//   shared:      qgemm::Smem8<Shape, true>::kTotal bytes (dynamic): the A and B stages, at least
-//                the f32 staging tile BM x (BN + 8)
+//   shared:      qgemm::Smem8<Shape, kVecX == 0>::kTotal bytes (dynamic): the A and B stages
+//                (pointwise: plus one transposed B tile), at least the f32 staging tile
+//                BM x (BN + 8)
 //   name expression:
 //     rtx::kernels::qconv::qconv_mma<signed char, signed char, float, __half, signed char,
-//       rtx::kernels::gemm::TileShape<128, 128, 128, 4, 2, 4>, 16, true,
+//       rtx::kernels::gemm::TileShape<128, 128, 128, 4, 2, 4>, 16, 0, true,
 //       rtx::kernels::qgemm::QEpilogue<(rtx::kernels::gemm::Activation)1,
 //       (rtx::kernels::qgemm::BiasMode)2, true, true>>
 #pragma once
@@ -153,6 +159,24 @@ struct Im2colNchw8Loader {
   }
 };
 
+/// The pointwise operand (1x1, stride 1, no padding: the im2col matrix is x itself, rows =
+/// channels, columns = the plane's positions): the k-tile's channel rows copied raw with
+/// cp.async of kVecX bytes (qgemm::RawLoader; the plane and the slice start are multiples of
+/// kVecX), transposed to K-major in shared memory by the kernel's step (qgemm::transpose_bytes).
+template <class Shape, int kVecX>
+struct PointwiseLoader {
+  using Raw = qgemm::RawTile<Shape::BK, Shape::BN>;
+  qgemm::RawLoader<Raw, kVecX, Shape::kThreads> raw;
+  RTX_STD::int64_t k;  // channels of the group (the GEMM's K)
+
+  __device__ __forceinline__ PointwiseLoader(const unsigned char* x_image_group, const conv::ConvParams& p,
+                                             RTX_STD::int64_t n0)
+      : raw{x_image_group + n0, static_cast<RTX_STD::int64_t>(p.in_d) * p.in_h * p.in_w, p.gemm.n - n0},
+        k(p.gemm.k) {}
+
+  __device__ __forceinline__ void load(unsigned stage, RTX_STD::int64_t k0) const { raw.load(stage, k0, k - k0); }
+};
+
 /// Writes acc * x_scale * w_scale(row) as f32 into the staging tile (row stride kLd floats);
 /// `channel0` is the output channel of tile row 0, `rows_left` the rows inside the group.
 template <class Warp, int kLd, class TScale, bool kPerChannel>
@@ -227,16 +251,18 @@ __device__ __forceinline__ void store_rows(const float* tile, const QConvParams&
   }
 }
 
-template <class TW, class TX, class TScale, class TMid, class TOut, class Shape, int kVecW,
+template <class TW, class TX, class TScale, class TMid, class TOut, class Shape, int kVecW, int kVecX,
           bool kPerChannel, class Epi>
 __global__ void __launch_bounds__(Shape::kThreads, 1)
     qconv_mma(const __grid_constant__ QConvParams qp) {
   static_assert(kIsInt<TW> && kIsInt<TX> && sizeof(TW) == 1 && sizeof(TX) == 1,
                 "rtx: qconv_mma multiplies int8/uint8 weights and activations");
+  constexpr bool kPointwise = kVecX != 0;
   using W = qgemm::Warp8<TW, TX, Shape>;
-  using Smem = qgemm::Smem8<Shape, true>;
+  using Smem = qgemm::Smem8<Shape, !kPointwise>;  // pointwise: plus the transposed B tile
   using LoaderA = gemm::DenseLoader<TW, Shape::BM, Shape::BK, true, kVecW, Shape::kThreads>;
-  using LoaderB = Im2colNchw8Loader<Shape::BN, Shape::BK, Shape::kThreads>;
+  using LoaderB = typename RTX_STD::conditional<kPointwise, PointwiseLoader<Shape, kVecX>,
+                                                Im2colNchw8Loader<Shape::BN, Shape::BK, Shape::kThreads>>::type;
   extern __shared__ __align__(128) unsigned char smem[];
   const gemm::GemmParams& p = qp.conv.gemm;
 
@@ -245,6 +271,7 @@ __global__ void __launch_bounds__(Shape::kThreads, 1)
   const int wm0 = bt.wm0, wn0 = bt.wn0, lane = bt.lane, ktiles = bt.ktiles;
   const unsigned smem_a = gemm::smem_u32(smem);
   const unsigned smem_b = smem_a + Shape::kStages * Smem::kStageA;
+  const unsigned transposed = smem_b + Shape::kStages * Smem::kStageB;  // pointwise only
   const TW* w = static_cast<const TW*>(qp.conv.w);
   const unsigned char* x = static_cast<const unsigned char*>(qp.conv.x);
 
@@ -264,7 +291,15 @@ __global__ void __launch_bounds__(Shape::kThreads, 1)
       lb.load(smem_b + s * Smem::kStageB, k0);
     };
     const auto step = [&](int s, int) {
-      W::compute(acc, smem_a + s * Smem::kStageA, smem_b + s * Smem::kStageB, wm0, wn0, lane);
+      unsigned tile_b = smem_b + s * Smem::kStageB;
+      if constexpr (kPointwise) {
+        // The pipeline's barrier before each step keeps the previous step's reads of
+        // `transposed` ahead of this overwrite (as in qgemm_mma's MN-major B).
+        qgemm::transpose_bytes<TX, Shape::BN, Shape::BK, Shape::kThreads>(tile_b, transposed);
+        __syncthreads();
+        tile_b = transposed;
+      }
+      W::compute(acc, smem_a + s * Smem::kStageA, tile_b, wm0, wn0, lane);
     };
     qgemm::pipeline<Shape::kStages>(ktiles, load, step);
 

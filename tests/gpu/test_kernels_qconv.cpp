@@ -163,7 +163,8 @@ void compare(const Layer& l, const QConvSpec& spec, const HostTensor& got, const
   check_close(got, want, float_bound(l.mid), l.describe());
 }
 
-void check_layers(const std::vector<Layer>& layers) {
+/// Plans, runs and compares every layer; returns the planned specs.
+std::vector<QConvSpec> check_layers(const std::vector<Layer>& layers) {
   std::vector<Built> built;
   std::vector<QConvSpec> specs;
   for (const Layer& l : layers) {
@@ -182,6 +183,7 @@ void check_layers(const std::vector<Layer>& layers) {
     const HostTensor got = run_group(b.graph, grp, specs[i], b.inputs, want.shape());
     compare(layers[i], specs[i], got, want);
   }
+  return specs;
 }
 
 struct Geometry {
@@ -290,6 +292,39 @@ TEST_CASE("int8 conv: dilation, pointwise groups, unaligned rows") {
   l.pad = 1;
   layers.push_back(l);
   check_layers(layers);
+}
+
+TEST_CASE("int8 pointwise conv: x rows by cp.async of 16, 8 and 4 bytes, groups, tails") {
+  // 1x1 stride-1 unpadded layers take the pointwise kernel (vec_x != 0) when the plane is a
+  // multiple of 4 bytes: planes of 16 x 16, 4 x 6 and 14 x 14; K and M with partial tiles;
+  // groups; uint8 activations; float and int8 outputs.
+  struct Pw {
+    int64_t n, c, m, h, w, group;
+    int vec_x;
+  };
+  const std::vector<Pw> cases = {{2, 64, 128, 16, 16, 1, 16}, {3, 96, 40, 4, 6, 1, 8},  {1, 256, 1024, 14, 14, 1, 4},
+                                 {2, 64, 64, 16, 16, 2, 16},  {4, 520, 72, 8, 8, 1, 16}, {1, 32, 16, 2, 2, 1, 4}};
+  std::vector<Layer> layers;
+  size_t i = 0;
+  for (const Pw& pw : cases) {
+    Layer l;
+    l.n = pw.n;
+    l.c = pw.c;
+    l.m = pw.m;
+    l.h = pw.h;
+    l.w = pw.w;
+    l.group = pw.group;
+    l.k = 1;
+    l.pad = 0;
+    l.q = i % 2 == 0;
+    l.relu = i % 3 != 2;
+    l.mid = i % 3 == 0 ? DataType::kF16 : (i % 3 == 1 ? DataType::kF32 : DataType::kBF16);
+    l.x_type = i % 4 == 3 ? DataType::kUINT8 : DataType::kINT8;
+    layers.push_back(l);
+    ++i;
+  }
+  const auto specs = check_layers(layers);
+  for (size_t j = 0; j < cases.size(); ++j) CHECK_MESSAGE(specs[j].vec_x == cases[j].vec_x, layers[j].describe());
 }
 
 TEST_CASE("empty batch launches nothing") {

@@ -29,7 +29,7 @@ constexpr DataType I8 = DataType::kINT8, U8 = DataType::kUINT8, F32 = DataType::
 
 QConvSpec spec(DataType x, DataType w, DataType scale, DataType mid, DataType out, GemmTile tile,
                bool per_channel = true, GemmActivation act = GemmActivation::kNone, bool bias = false,
-               int vec = 16) {
+               int vec = 16, int vec_x = 0) {
   QConvSpec s;
   s.x = x;
   s.w = w;
@@ -42,6 +42,7 @@ QConvSpec spec(DataType x, DataType w, DataType scale, DataType mid, DataType ou
   s.bias = bias;
   s.quantize = out == I8 || out == U8;
   s.vec_w = vec;
+  s.vec_x = vec_x;
   return s;
 }
 
@@ -58,6 +59,9 @@ std::vector<QConvSpec> specs() {
       spec(U8, I8, F16, F16, U8, kSmall, false, A::kNone, true, 8),
       spec(I8, I8, B16, B16, B16, kNarrow, true, A::kSilu, false, 4),
       spec(I8, U8, F32, F16, F16, kTiny, true, A::kNone, true),
+      // Pointwise kernels (x rows by cp.async, transposed in shared memory).
+      spec(I8, I8, F32, F16, I8, kMedium, true, A::kRelu, true, 16, 16),
+      spec(U8, I8, F16, F16, F16, kTiny, false, A::kNone, false, 8, 4),
   };
 }
 
@@ -130,9 +134,9 @@ TEST_CASE("qconv kernels compile for sm_80, sm_86, sm_89 and sm_90 and stay smal
     } else {
       CHECK(img.image[0] == 0x7f);
       CHECK((img.image[18] | img.image[19] << 8) == 190);  // EM_CUDA
-      // Four kernels: under 128 KiB of cubin each (no runaway unrolling; about 100 KiB with the
-      // im2col loader's one-load and byte-gather paths unrolled over a 4-k block).
-      CHECK(img.image.size() < 4 * 128 * 1024);
+      // Under 128 KiB of cubin per kernel (no runaway unrolling; about 100 KiB with the im2col
+      // loader's one-load and byte-gather paths unrolled over a 4-k block).
+      CHECK(img.image.size() < all.size() * 128 * 1024);
     }
     for (const QConvSpec& s : all) {
       const std::string* lowered = img.lowered_name(s.name_expression());
@@ -146,13 +150,17 @@ TEST_CASE("qconv name expressions, shared memory, validation and JSON") {
   const QConvSpec s = specs()[0];
   CHECK(s.name_expression() ==
         "rtx::kernels::qconv::qconv_mma<signed char, signed char, float, float, signed char, "
-        "rtx::kernels::gemm::TileShape<128, 128, 128, 3, 2, 4>, 16, true, "
+        "rtx::kernels::gemm::TileShape<128, 128, 128, 3, 2, 4>, 16, 0, true, "
         "rtx::kernels::qgemm::QEpilogue<(rtx::kernels::gemm::Activation)1, (rtx::kernels::qgemm::BiasMode)2, "
         "true, true>>");
   CHECK(s.threads() == 256);
   CHECK(s.shared_bytes() == 3 * (128 + 128) * 128);
   CHECK(specs()[3].shared_bytes() == 4 * (64 + 64) * 128);
   CHECK(s.describe() == "i8xi8 f32->i8 128x128x128 s3 w2x4 v16 per_channel relu+bias+q");
+  // A pointwise kernel: one more B tile for the transpose, " x16" in the description.
+  CHECK(specs()[4].shared_bytes() == 3 * (128 + 128) * 128 + 128 * 128);
+  CHECK(specs()[4].describe() == "i8xi8 f16->i8 128x128x128 s3 w2x4 v16 x16 per_channel relu+bias+q");
+  CHECK(specs()[4].name_expression().find(">, 16, 16, true, ") != std::string::npos);
 
   const auto invalid = [](QConvSpec t, const char* why) {
     INFO(why);
@@ -184,6 +192,13 @@ TEST_CASE("qconv name expressions, shared memory, validation and JSON") {
   t = s;
   t.tile = GemmTile{256, 256, 128, 4, 2, 4};
   invalid(t, "shared memory");
+  t = s;
+  t.vec_x = 2;
+  invalid(t, "2-byte x copies");
+  t = s;
+  t.vec_x = 16;
+  t.tile = GemmTile{128, 96, 128, 3, 2, 2};
+  invalid(t, "a raw x row of 96 bytes");
 
   for (const QConvSpec& one : specs()) {
     nlohmann::json j;
@@ -194,6 +209,14 @@ TEST_CASE("qconv name expressions, shared memory, validation and JSON") {
   }
   nlohmann::json j;
   to_json(j, s);
+  {
+    // Engines written before pointwise kernels have no vec_x: they read back as the gather.
+    nlohmann::json old_engine = j;
+    old_engine.erase("vec_x");
+    QConvSpec back;
+    from_json(old_engine, back);
+    CHECK(back == s);
+  }
   for (const char* key : {"x", "tile", "activation", "quantize"}) {
     nlohmann::json broken = j;
     if (std::string(key) == "x") broken[key] = "i9";
@@ -267,6 +290,27 @@ TEST_CASE("qconv can_implement, launch configuration and parameter blocks") {
   CHECK(params.w_scale_stride == 1);
   CHECK(params.bias == dummy);
   CHECK(params.y_zero == nullptr);
+  // The pointwise kernel: only for 1x1 stride-1 unpadded problems whose plane fits its copies.
+  QConvSpec pw = s;
+  pw.vec_x = 16;
+  const std::vector<int64_t> w1 = {128, 64, 1, 1}, no_pads = {0, 0, 0, 0}, end_pads = {0, 0, 1, 1};
+  CHECK(can_implement(pw, conv_problem(x, w1, none, no_pads, none, 1)));  // 28 x 28 = 784 = 49 x 16
+  const std::vector<int64_t> x14 = {8, 64, 14, 14};
+  for (const auto& [what, problem] : std::vector<std::pair<const char*, ConvProblem>>{
+           {"3x3", p},
+           {"stride 2", conv_problem(x, w1, strides, no_pads, none, 1)},
+           {"padding at the far ends", conv_problem(x, w1, none, end_pads, none, 1)},
+           {"a 14 x 14 plane (196 bytes) with 16-byte copies", conv_problem(x14, w1, none, no_pads, none, 1)}}) {
+    INFO(what);
+    auto refused = can_implement(pw, problem);
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error().id == qconv_errc::kNotImplementable);
+  }
+  QConvBuffers x_misaligned = buf;
+  x_misaligned.x = dummy + 4;
+  auto x_align = can_implement(pw, conv_problem(x, w1, none, no_pads, none, 1), x_misaligned, 128);
+  REQUIRE_FALSE(x_align);
+  CHECK(x_align.error().id == qconv_errc::kBadBuffer);
   // Empty batch: nothing to launch.
   const std::vector<int64_t> x0 = {0, 64, 28, 28};
   CHECK(launch_config(s, conv_problem(x0, w, strides, pads, none, 1)).grid.x == 0);
@@ -295,11 +339,22 @@ TEST_CASE("plan_qconv: tiles per shape and target, and what stays unfused") {
   CHECK(s86->tile.bn == 64);  // 7 x 7 = 49 positions
   CHECK(s86->output == F16);
   CHECK(s86->shared_bytes() <= max_shared_bytes(86));
+  CHECK(s80->vec_x == 0);  // 3x3: the gather
   // 1x1 with K = 8 * 1: 8-byte copies; grouped 3x3 with K = 4 * 9 = 36: 4-byte copies.
   const ir::Graph g3 = conv_layer(8, 32, 1, 9);
   auto s3 = plan_qconv(g3, group_of(g3));
   REQUIRE(s3);
   CHECK(s3->vec_w == 8);
+  CHECK(s3->vec_x == 0);  // a 9 x 9 plane: no whole 4-byte copies, the gather
+  // Pointwise planes: 56 x 56 = 3136 (16-byte x copies), 14 x 14 = 196 (4-byte).
+  const ir::Graph g56 = conv_layer(64, 256, 1, 56);
+  auto s56 = plan_qconv(g56, group_of(g56));
+  REQUIRE(s56);
+  CHECK(s56->vec_x == 16);
+  const ir::Graph g14 = conv_layer(256, 1024, 1, 14);
+  auto s14 = plan_qconv(g14, group_of(g14));
+  REQUIRE(s14);
+  CHECK(s14->vec_x == 4);
   const ir::Graph g4 = conv_layer(8, 16, 3, 9, 2);
   auto s4 = plan_qconv(g4, group_of(g4));
   REQUIRE(s4);

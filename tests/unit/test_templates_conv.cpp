@@ -126,6 +126,12 @@ TEST_CASE("planner: depthwise, 1x1 GEMM, implicit GEMM vectors and tiles") {
   CHECK(pwb.gemm_spec().epilogue.bias == GemmBiasMode::kPerRow);
   CHECK(can_implement(pwb, problem_2d(2, 64, 14, 14, 128, 1, 1, 0)));
   CHECK_FALSE(can_implement(pwb, problem_2d(2, 64, 14, 14, 128, 3, 1, 1)));
+  // 1x1 with padding only at the far ends: the output plane is larger than x's, so not a GEMM.
+  const std::vector<int64_t> x14 = {2, 64, 14, 14}, w1 = {128, 64, 1, 1}, end_pads = {0, 0, 1, 1}, none;
+  const ConvProblem padded = conv_problem(x14, w1, none, end_pads, none, 1);
+  CHECK_FALSE(padded.is_pointwise());
+  CHECK_FALSE(can_implement(pwb, padded));
+  CHECK(choose_conv_spec(DataType::kF16, padded, true, nchw).algorithm == ConvAlgorithm::kImplicitGemm);
 
   ConvPlanOptions nhwc;
   nhwc.layout = ConvLayout::kNHWC;
