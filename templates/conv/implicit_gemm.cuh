@@ -144,32 +144,16 @@ struct Im2colNchwLoader {
     const int row0 = static_cast<int>(threadIdx.x) / kBN;
     // (c, t, r, s) of this thread's first row, then stepped by kRowsPerPass.
     RTX_STD::int64_t k = k0 + row0;
-    unsigned c = 0, t = 0, r = 0, s = 0;
-    if (k < p.gemm.k) {
-      unsigned rest = p.div_s.divmod(static_cast<unsigned>(k), s);
-      rest = p.div_r.divmod(rest, r);
-      c = p.div_t.divmod(rest, t);
-    }
-    // The offset of the element at (c, t, r, s) (0 with ok false when it is padding or past K),
-    // then (c, t, r, s) stepped by kRowsPerPass.
+    TapCounter tap(p, k);
+    // The offset of the element at the tap (0 with ok false when it is padding or past K),
+    // then the tap stepped by kRowsPerPass.
     const auto next = [&](bool& ok) {
-      const int id = id0 + static_cast<int>(t) * p.dil_d;
-      const int ih = ih0 + static_cast<int>(r) * p.dil_h;
-      const int iw = iw0 + static_cast<int>(s) * p.dil_w;
+      const int id = id0 + tap.dz(p), ih = ih0 + tap.dy(p), iw = iw0 + tap.dx(p);
       ok = k < p.gemm.k && id >= 0 && id < p.in_d && ih >= 0 && ih < p.in_h && iw >= 0 && iw < p.in_w;
-      const RTX_STD::int64_t off = ok ? ((static_cast<RTX_STD::int64_t>(c) * p.in_d + id) * p.in_h + ih) * p.in_w + iw : 0;
+      const RTX_STD::int64_t off =
+          ok ? ((static_cast<RTX_STD::int64_t>(tap.c) * p.in_d + id) * p.in_h + ih) * p.in_w + iw : 0;
       k += kRowsPerPass;
-      s += kRowsPerPass;
-      while (s >= static_cast<unsigned>(p.ker_s)) {
-        s -= p.ker_s;
-        if (++r == static_cast<unsigned>(p.ker_r)) {
-          r = 0;
-          if (++t == static_cast<unsigned>(p.ker_t)) {
-            t = 0;
-            ++c;
-          }
-        }
-      }
+      tap.advance(p, kRowsPerPass);
       return off;
     };
     // 4-byte elements: one asynchronous copy per element, issued as its offset is known.
@@ -215,26 +199,19 @@ struct Im2colNchw16Loader {
     const ConvParams& p = *cp;
     const int row0 = run * kPer;
     RTX_STD::int64_t k = k0 + row0;
-    // (c, t, r, s) of the run's first k, decoded once and then stepped.
-    unsigned c = 0, t = 0, r = 0, s = 0;
-    if (k < p.gemm.k) {
-      unsigned rest = p.div_s.divmod(static_cast<unsigned>(k), s);
-      rest = p.div_r.divmod(rest, r);
-      c = p.div_t.divmod(rest, t);
-    }
+    TapCounter tap(p, k);  // the run's first k, then stepped
 #pragma unroll 4
     for (int i = 0; i < kPer; ++i) {
       unsigned w[2] = {0u, 0u};  // the quad's 4 elements, position 0 in the low half of w[0]
       if (k < p.gemm.k) {
-        const int dz = static_cast<int>(t) * p.dil_d, dy = static_cast<int>(r) * p.dil_h;
-        const int dx = static_cast<int>(s) * p.dil_w;
+        const int c = static_cast<int>(tap.c), dz = tap.dz(p), dy = tap.dy(p), dx = tap.dx(p);
         RTX_STD::uintptr_t a;
-        if (window.run_address(static_cast<int>(c), dz, dy, dx, a)) {
+        if (window.run_address(c, dz, dy, dx, a)) {
           load_words<2>(a, w);
         } else {
           int off[4];
 #pragma unroll
-          for (int j = 0; j < 4; ++j) off[j] = window.offset(p, j, static_cast<int>(c), dz, dy, dx);
+          for (int j = 0; j < 4; ++j) off[j] = window.offset(p, j, c, dz, dy, dx);
           unsigned e[4];
 #pragma unroll
           for (int j = 0; j < 4; ++j) e[j] = off[j] >= 0 ? static_cast<unsigned>(__ldg(x + off[j])) : 0u;
@@ -245,16 +222,7 @@ struct Im2colNchw16Loader {
       asm volatile("st.shared.v2.b32 [%0], {%1, %2};\n" ::"r"(stage + Layout::offset(row0 + i, 4 * quad)),
                    "r"(w[0]), "r"(w[1]));
       ++k;
-      if (++s == static_cast<unsigned>(p.ker_s)) {
-        s = 0;
-        if (++r == static_cast<unsigned>(p.ker_r)) {
-          r = 0;
-          if (++t == static_cast<unsigned>(p.ker_t)) {
-            t = 0;
-            ++c;
-          }
-        }
-      }
+      tap.step(p);
     }
   }
 };

@@ -72,4 +72,51 @@ RTX_HOST_DEVICE inline void window_origin(const ConvParams& p, RTX_STD::int64_t 
   }
 }
 
+/// The (c, t, r, s) of im2col row k in NCHW order (k = ((c * T + t) * R + r) * S + s), decoded
+/// once and then stepped, so the loaders divide once per k-tile, not once per element. Past K
+/// it stays (0, 0, 0, 0); callers test k themselves.
+struct TapCounter {
+ public:
+  RTX_STD::uint32_t c = 0, t = 0, r = 0, s = 0;
+
+  RTX_HOST_DEVICE TapCounter(const ConvParams& p, RTX_STD::int64_t k) {
+    if (k < p.gemm.k) {
+      RTX_STD::uint32_t rest = p.div_s.divmod(static_cast<RTX_STD::uint32_t>(k), s);
+      rest = p.div_r.divmod(rest, r);
+      c = p.div_t.divmod(rest, t);
+    }
+  }
+  /// k + n.
+  RTX_HOST_DEVICE void advance(const ConvParams& p, RTX_STD::uint32_t n) {
+    s += n;
+    while (s >= static_cast<RTX_STD::uint32_t>(p.ker_s)) {
+      s -= p.ker_s;
+      carry(p);
+    }
+  }
+  /// k + 1.
+  RTX_HOST_DEVICE void step(const ConvParams& p) {
+    if (++s == static_cast<RTX_STD::uint32_t>(p.ker_s)) {
+      s = 0;
+      carry(p);
+    }
+  }
+
+  /// The tap's offsets from the window origin (dilations applied).
+  RTX_HOST_DEVICE int dz(const ConvParams& p) const { return static_cast<int>(t) * p.dil_d; }
+  RTX_HOST_DEVICE int dy(const ConvParams& p) const { return static_cast<int>(r) * p.dil_h; }
+  RTX_HOST_DEVICE int dx(const ConvParams& p) const { return static_cast<int>(s) * p.dil_w; }
+
+ private:
+  RTX_HOST_DEVICE void carry(const ConvParams& p) {
+    if (++r == static_cast<RTX_STD::uint32_t>(p.ker_r)) {
+      r = 0;
+      if (++t == static_cast<RTX_STD::uint32_t>(p.ker_t)) {
+        t = 0;
+        ++c;
+      }
+    }
+  }
+};
+
 }  // namespace rtx::kernels::conv

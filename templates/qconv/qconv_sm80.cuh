@@ -97,11 +97,10 @@ struct Im2colNchw8Loader {
         run(((static_cast<int>(threadIdx.x) >> 3) & 3) + 4 * ((static_cast<int>(threadIdx.x) >> 5) / kWarpCols)),
         window(x_image_group, params, static_cast<int>(n0) + 4 * quad) {}
 
-  /// The 4 positions' bytes of input channel c at kernel tap (t, r, s), byte j = position j.
-  __device__ __forceinline__ unsigned gather(int c, unsigned t, unsigned r, unsigned s) const {
+  /// The 4 positions' bytes at the tap's channel and kernel offset, byte j = position j.
+  __device__ __forceinline__ unsigned gather(const conv::TapCounter& tap) const {
     const conv::ConvParams& p = *cp;
-    const int dz = static_cast<int>(t) * p.dil_d, dy = static_cast<int>(r) * p.dil_h;
-    const int dx = static_cast<int>(s) * p.dil_w;
+    const int c = static_cast<int>(tap.c), dz = tap.dz(p), dy = tap.dy(p), dx = tap.dx(p);
     RTX_STD::uintptr_t a;
     if (window.run_address(c, dz, dy, dx, a)) {
       unsigned word[1];
@@ -121,14 +120,8 @@ struct Im2colNchw8Loader {
     const conv::ConvParams& p = *cp;
     const int block0 = run * kPer;
     RTX_STD::int64_t k = k0 + 4 * block0;
-    // (c, t, r, s) of k, decoded once and then stepped. K is a multiple of 4 (the host plans
-    // it so), so a block lies wholly inside or wholly past K.
-    unsigned c = 0, t = 0, r = 0, s = 0;
-    if (k < p.gemm.k) {
-      unsigned rest = p.div_s.divmod(static_cast<unsigned>(k), s);
-      rest = p.div_r.divmod(rest, r);
-      c = p.div_t.divmod(rest, t);
-    }
+    // K is a multiple of 4 (the host plans it so): a block lies wholly inside or past K.
+    conv::TapCounter tap(p, k);
     // One block at a time (not unrolled: the gather is long and the image stays small).
 #pragma unroll 1
     for (int b = 0; b < kPer; ++b) {
@@ -136,17 +129,8 @@ struct Im2colNchw8Loader {
       const bool inside = k < p.gemm.k;
 #pragma unroll
       for (int i = 0; i < 4; ++i) {
-        rows[i] = inside ? gather(static_cast<int>(c), t, r, s) : 0u;
-        if (++s == static_cast<unsigned>(p.ker_s)) {
-          s = 0;
-          if (++r == static_cast<unsigned>(p.ker_r)) {
-            r = 0;
-            if (++t == static_cast<unsigned>(p.ker_t)) {
-              t = 0;
-              ++c;
-            }
-          }
-        }
+        rows[i] = inside ? gather(tap) : 0u;
+        tap.step(p);
       }
       qgemm::transpose_4x4_bytes(rows, cols);
 #pragma unroll

@@ -248,3 +248,57 @@ TEST_CASE("launch config, params, names, JSON, OHWI weights") {
   // (o=0, y=0, c=1): OIHW flat 2; OHWI flat 1.
   CHECK(ohwi.get_double(1) == 2.0);
 }
+
+TEST_CASE("TapCounter and window_origin (host-device helpers of the NCHW im2col loaders)") {
+  // A 3-D convolution: K = (C / G) * T * R * S = 3 * 2 * 3 * 5 = 90, k = ((c * T + t) * R + r) * S + s.
+  const std::vector<int64_t> x = {1, 6, 4, 7, 9}, w = {4, 3, 2, 3, 5}, strides = {1, 2, 1}, pads = {0, 1, 2, 0, 1, 2},
+                             dilations = {1, 1, 2};
+  const ConvProblem p = conv_problem(x, w, strides, pads, dilations, 2);
+  ConvSpec spec = choose_conv_spec(DataType::kF16, p, false, ConvPlanOptions{});
+  REQUIRE(spec.algorithm == ConvAlgorithm::kImplicitGemm);
+  int dummy = 0;
+  const auto cp = make_params(spec, p, ConvBuffers{&dummy, &dummy, &dummy, nullptr, nullptr});
+  REQUIRE(cp.gemm.k == 90);
+  const auto expect = [&](const rtx::kernels::conv::TapCounter& tap, int64_t k) {
+    INFO("k = " << k);
+    CHECK(tap.s == static_cast<uint32_t>(k % 5));
+    CHECK(tap.r == static_cast<uint32_t>(k / 5 % 3));
+    CHECK(tap.t == static_cast<uint32_t>(k / 15 % 2));
+    CHECK(tap.c == static_cast<uint32_t>(k / 30));
+    CHECK(tap.dx(cp) == static_cast<int>(k % 5) * 2);  // dilation 2 along W
+  };
+  rtx::kernels::conv::TapCounter stepped(cp, 0);
+  for (int64_t k = 0; k < 90; ++k) {
+    expect(rtx::kernels::conv::TapCounter(cp, k), k);  // decoded
+    expect(stepped, k);                                 // stepped one at a time
+    stepped.step(cp);
+  }
+  for (uint32_t n : {2u, 3u, 7u, 16u}) {
+    rtx::kernels::conv::TapCounter advanced(cp, 1);
+    for (int64_t k = 1; k < 90; k += n) {
+      expect(advanced, k);
+      advanced.advance(cp, n);
+    }
+  }
+  // Past K the counter stays at zero (loaders test k themselves).
+  const rtx::kernels::conv::TapCounter past(cp, 90);
+  CHECK(past.c + past.t + past.r + past.s == 0);
+
+  // Window origins: output position (od, oh, ow) starts at od * 1 - 0, oh * 2 - 1, ow * 1 - 2;
+  // positions past the image's get a sentinel that fails every bounds test.
+  const int64_t positions = p.positions();
+  REQUIRE(cp.gemm.n == positions);
+  for (int64_t pos = 0; pos < positions + 3; ++pos) {
+    int id0, ih0, iw0;
+    rtx::kernels::conv::window_origin(cp, pos, id0, ih0, iw0);
+    INFO("position " << pos);
+    if (pos < positions) {
+      CHECK(iw0 == static_cast<int>(pos % p.out[2]) - 2);
+      CHECK(ih0 == static_cast<int>(pos / p.out[2] % p.out[1]) * 2 - 1);
+      CHECK(id0 == static_cast<int>(pos / (p.out[2] * p.out[1])));
+    } else {
+      CHECK(iw0 < -(1 << 20));
+      CHECK(ih0 < -(1 << 20));
+    }
+  }
+}
