@@ -296,11 +296,9 @@ std::optional<QConvSpec> choose_qconv_spec(QConvSpec base, const ConvProblem& p,
   const int64_t sms = options.multiprocessors > 0 ? options.multiprocessors : 132;
   // Narrow tiles where the channels or the positions (late CNN stages: 7x7 = 49) would leave
   // most of a 128-wide tile empty, and where 128x128 tiles would not fill half the GPU.
-  int bn = pos <= 64 ? 64 : 128;
+  const int bn = pos <= 64 ? 64 : 128;
   int bm = mg <= 64 ? 64 : 128;
   if (bm == 128 && ceil_div(mg, 128) * ceil_div(pos, bn) * batches < sms / 2) bm = 64;
-  // Still under half the GPU (batch 1 of an early, narrow layer): halve the tile's positions.
-  if (bn == 128 && ceil_div(mg, bm) * ceil_div(pos, 128) * batches < sms / 2) bn = 64;
   std::vector<GemmTile> order;
   if (bm == 128 && bn == 128) order.push_back({128, 128, 128, 4, 2, 4});
   if (bm == 128 && bn == 64) order.push_back({128, 64, 128, 4, 4, 2});
